@@ -1,0 +1,245 @@
+"""The operation table: the single source every integration function is built from.
+
+An integration's ``operations.yaml`` (generated from an OpenAPI document by ``kosmo_lua.ops.generate``) is a list of
+operations. From each ``Operation`` come the Lua function, argument validation, the pure request builder, the docs
+page, the agent tool schema and the editor annotations. Nothing in here does I/O except ``load_table``.
+
+Field types use a small vocabulary (``FieldType``) rather than raw JSON Schema, so that validation, docs and
+annotations all read one shape. ``schema`` keeps the original (dereferenced) JSON Schema of a body field for the
+cases the vocabulary cannot say (nested objects), and for agent tool schemas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "FieldType",
+    "Param",
+    "BodyField",
+    "Body",
+    "Response",
+    "Operation",
+    "OperationTable",
+    "load_table",
+    "table_from_data",
+    "table_to_data",
+]
+
+#: ``string | integer | number | boolean | object | array | binary | any``. ``binary`` is a file part (multipart)
+#: that accepts a local path, raw bytes, ``{content=, filename=}`` or a media table returned by another call.
+FieldType = str
+
+ParamLocation = Literal["path", "query", "header"]
+Access = Literal["read", "write"]
+#: How the body is sent: ``json`` (application/json), ``text`` (text/plain, a bare string), ``multipart``
+#: (multipart/form-data), ``form`` (application/x-www-form-urlencoded).
+BodyEncoding = Literal["json", "text", "multipart", "form"]
+#: What the caller gets back. ``json`` -> the decoded value; ``empty`` -> {} (204); ``text``/``binary`` ->
+#: ``{body, content_type}`` (binary as ``body_base64``); ``media`` -> ``{content_type, body_base64, ...}`` plus the
+#: header fields named in ``Response.header_fields`` (or ``{path, bytes, ...}`` with ``save_to``).
+ResponseKind = Literal["json", "empty", "text", "binary", "media"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A path, query or header parameter."""
+
+    name: str  # as the API spells it: "prediction_id", "Cancel-After"
+    location: ParamLocation
+    lua_name: str  # the name a script uses: "prediction_id", "cancel_after" (snake_case for headers)
+    required: bool = False
+    type: FieldType = "string"
+    description: str = ""
+    enum: tuple[Any, ...] = ()
+    default: Any = None
+    pattern: str | None = None
+    example: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    items: FieldType | None = None  # element type when type == "array" (query arrays repeat the key)
+
+
+@dataclass(frozen=True)
+class BodyField:
+    """A top-level property of a request body (JSON object, multipart form or url-encoded form)."""
+
+    name: str
+    type: FieldType = "any"
+    required: bool = False
+    description: str = ""
+    enum: tuple[Any, ...] = ()
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    items: FieldType | None = None
+    items_enum: tuple[Any, ...] = ()
+    nullable: bool = False
+    schema: dict[str, Any] | None = None  # the dereferenced JSON Schema, for nested shapes and agent schemas
+
+
+@dataclass(frozen=True)
+class Body:
+    required: bool
+    encoding: BodyEncoding
+    content_type: str  # the exact media type sent ("application/json", "text/plain", "multipart/form-data")
+    fields: tuple[BodyField, ...] = ()
+    #: False when the schema says additionalProperties: false (unknown fields are then an argument error).
+    additional_properties: bool = True
+    #: For ``text`` bodies: what the string is ("The search query").
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Response:
+    kind: ResponseKind = "json"
+    content_type: str | None = None  # the main success media type, when the spec names one
+    statuses: tuple[int, ...] = (200,)  # documented success codes
+    #: For ``media`` responses: Lua field -> response header ("finish_reason" -> "finish-reason").
+    header_fields: dict[str, str] = field(default_factory=dict)
+    #: JSON body field -> Lua field, for APIs whose JSON form of media differs (Stability's "image" -> base64).
+    json_fields: dict[str, str] = field(default_factory=dict)
+    #: Component schema name (or None) the success body follows; the emulators' responses are checked against it.
+    schema_ref: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # canonical short Lua name: "create_model_prediction"
+    aliases: tuple[str, ...]  # other names that answer: ("create_prediction_using_official_model",)
+    full_name: str  # "replicate.replicate_create_model_prediction"
+    operation_id: str  # as in the spec: "models.predictions.create"
+    method: str  # upper case; may be non-standard ("QUERY")
+    path: str  # template relative to the base URL: "/models/{model_owner}/{model_name}/predictions"
+    access: Access  # read for GET/HEAD/QUERY, else write
+    summary: str  # one line, our words where names.yaml gives them
+    description: str = ""
+    family: str = ""  # docs grouping: "predictions", "models", ...
+    params: tuple[Param, ...] = ()
+    body: Body | None = None
+    response: Response = field(default_factory=Response)
+    #: Extra request headers the integration always sends for this operation ({"Accept": "image/*"}).
+    headers: dict[str, str] = field(default_factory=dict)
+    #: False for operations the API serves without authentication (Replicate's /search).
+    auth: bool = True
+    #: A Lua example call for the docs; every example is run by the docs tests.
+    example: str = ""
+    #: Integration-specific flags the engine passes through untouched (e.g. {"async": True}).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    def param(self, lua_or_api_name: str) -> Param | None:
+        for p in self.params:
+            if lua_or_api_name in (p.name, p.lua_name):
+                return p
+        return None
+
+
+@dataclass(frozen=True)
+class OperationTable:
+    integration: str  # "replicate"
+    title: str  # "Replicate HTTP API"
+    source: dict[str, Any]  # {"file": ..., "sha256": ..., "openapi": "3.1.0", "version": ...}
+    operations: tuple[Operation, ...]
+
+    def by_name(self) -> dict[str, Operation]:
+        """Every name (canonical and alias) -> operation."""
+        index: dict[str, Operation] = {}
+        for op in self.operations:
+            for n in op.names:
+                index[n] = op
+        return index
+
+
+# -- (de)serialisation ---------------------------------------------------------------------------------------------
+
+def _tuple(v: Any) -> tuple[Any, ...]:
+    return tuple(v) if v else ()
+
+
+def _param(d: dict[str, Any]) -> Param:
+    d = dict(d)
+    d["location"] = d.pop("in")
+    d["enum"] = _tuple(d.get("enum"))
+    return Param(**d)
+
+
+def _field(d: dict[str, Any]) -> BodyField:
+    d = dict(d)
+    d["enum"] = _tuple(d.get("enum"))
+    d["items_enum"] = _tuple(d.get("items_enum"))
+    return BodyField(**d)
+
+
+def _operation(d: dict[str, Any]) -> Operation:
+    d = dict(d)
+    d["aliases"] = _tuple(d.get("aliases"))
+    d["params"] = tuple(_param(p) for p in d.get("params") or ())
+    body = d.get("body")
+    if body is not None:
+        body = dict(body)
+        body["fields"] = tuple(_field(f) for f in body.get("fields") or ())
+        d["body"] = Body(**body)
+    resp = dict(d.get("response") or {})
+    resp["statuses"] = _tuple(resp.get("statuses")) or (200,)
+    d["response"] = Response(**resp)
+    return Operation(**d)
+
+
+def table_from_data(data: dict[str, Any]) -> OperationTable:
+    return OperationTable(
+        integration=data["integration"],
+        title=data.get("title", ""),
+        source=dict(data.get("source") or {}),
+        operations=tuple(_operation(o) for o in data["operations"]),
+    )
+
+
+def _clean(value: Any) -> Any:
+    """Drop empty/default noise so the YAML stays readable and diffs stay small."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            v = _clean(v)
+            if v in (None, (), [], {}, "") and k not in ("required",):
+                continue
+            out[k] = v
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def table_to_data(table: OperationTable) -> dict[str, Any]:
+    ops = []
+    for op in table.operations:
+        d = asdict(op)
+        for p in d["params"]:
+            p["in"] = p.pop("location")
+        ops.append(_clean(d))
+    return {
+        "integration": table.integration,
+        "title": table.title,
+        "source": table.source,
+        "operations": ops,
+    }
+
+
+def load_table(path: Path) -> OperationTable:
+    """Read an ``operations.yaml`` (or ``.json``). PyYAML is imported here, only when a table is needed."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        import json
+
+        data = json.loads(text)
+    else:
+        import yaml
+
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return table_from_data(data)

@@ -25,8 +25,6 @@ class RequestSpec:
     headers: tuple[tuple[str, str], ...] = ()  # never Authorization: the HTTP layer adds it
     body: bytes | None = None
     content_type: str | None = None
-    #: Seconds the server was asked to hold the response (``Prefer: wait=N``); the read timeout is extended past it.
-    wait_seconds: float | None = None
     #: An absolute URL to use instead of base URL + path (following a pagination ``next`` link). Must share the
     #: account's base URL origin; the HTTP layer refuses anything else so a token never leaves for another host.
     absolute_url: str | None = None

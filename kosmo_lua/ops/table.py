@@ -60,6 +60,8 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     items: FieldType | None = None  # element type when type == "array" (query arrays repeat the key)
+    min_length: int | None = None  # for strings
+    max_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,9 @@ class BodyField:
     items_enum: tuple[Any, ...] = ()
     nullable: bool = False
     schema: dict[str, Any] | None = None  # the dereferenced JSON Schema, for nested shapes and agent schemas
+    pattern: str | None = None
+    min_length: int | None = None  # for strings
+    max_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,9 @@ class Body:
     additional_properties: bool = True
     #: For ``text`` bodies: what the string is ("The search query").
     description: str = ""
+    #: The dereferenced JSON Schema of a body that is not an object with properties (a bare array, a string...);
+    #: such a body can only be given as ``body = ...``.
+    schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,9 @@ class Response:
     #: Component schema name (or None) the success body follows; the emulators' responses are checked against it.
     schema_ref: str | None = None
     description: str = ""
+    #: Media types a caller may ask for with the engine-level ``accept`` argument (from the spec's Accept header
+    #: enum); the default is in ``Operation.headers["Accept"]``. Empty when the operation offers no choice.
+    accept: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,6 +199,7 @@ def _operation(d: dict[str, Any]) -> Operation:
         d["body"] = Body(**body)
     resp = dict(d.get("response") or {})
     resp["statuses"] = _tuple(resp.get("statuses")) or (200,)
+    resp["accept"] = _tuple(resp.get("accept"))
     d["response"] = Response(**resp)
     return Operation(**d)
 

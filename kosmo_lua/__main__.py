@@ -1,0 +1,3 @@
+from kosmo_lua.cli.main import entry
+
+entry()

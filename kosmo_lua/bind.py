@@ -1,0 +1,244 @@
+"""Binds integrations into a sandbox: ``app.integrations.<name>[.<account>].<function>(args)``.
+
+The Lua side (``lua/integrations.lua``) builds namespaces lazily and calls back into ``IntegrationBinder.call``,
+which runs one operation through the pipeline every integration shares::
+
+    validate -> permission -> account -> file inputs -> build request (pure) -> send (HTTP layer) -> parse
+
+Nothing here names an integration: every difference between APIs comes from the operation table and
+integration.yaml, plus the optional helpers.lua beside the data.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import CallError, KosmoError
+from .sandbox.values import LuaArray
+
+if TYPE_CHECKING:
+    from .registry import LoadedIntegration
+    from .run.engine import Engine
+    from .stdlib.docs import DocsIndex
+
+__all__ = ["IntegrationBinder"]
+
+_LUA_DIR = Path(__file__).resolve().parent / "lua"
+
+
+class IntegrationBinder:
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+        self.options = engine.options
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._emulators: dict[str, Any] = {}
+        self._config: Any = None
+
+    # -- installation ------------------------------------------------------------------------------------------
+
+    def install(self) -> None:
+        from .stdlib import helper_lib
+
+        sb = self.engine.sandbox
+        sb.register("kosmo.integrations.list", self._list)
+        sb.register("kosmo.integrations.describe", self._describe)
+        sb.register("kosmo.integrations.call", self.call)
+        sb.register("kosmo.integrations.call_url", self.call_url)
+        sb.register("kosmo.suggest", _suggest)
+        helper_lib.install(sb, self.engine)
+        source = (_LUA_DIR / "integrations.lua").read_text(encoding="utf-8")
+        sb.install_lua("app.integrations", source, "=kosmo/integrations.lua")
+
+    def add_docs(self, index: "DocsIndex") -> None:
+        from .ops.docgen import integration_pages
+        from .registry import discover, get_loaded
+
+        for name in discover():
+            index.add_provider(name, names=lambda n=name: [n],
+                               load=lambda n=name: integration_pages(get_loaded(n)))
+
+    # -- host functions ----------------------------------------------------------------------------------------
+
+    def _list(self) -> LuaArray:
+        from .registry import discover
+
+        return LuaArray(sorted(discover()))
+
+    def _describe(self, name: Any) -> dict[str, Any] | None:
+        from .registry import discover, get_loaded
+
+        if not isinstance(name, str) or name not in discover():
+            return None
+        loaded = get_loaded(name)
+        info = loaded.info
+        desc: dict[str, Any] = {
+            "functions": {n: op.name for n, op in loaded.by_name.items()},
+            "accounts": LuaArray(self._accounts(loaded)),
+        }
+        if info.pagination.style != "none":
+            desc["pagination"] = {"results_field": info.pagination.results_field,
+                                  "next_field": info.pagination.next_field}
+        if info.helpers:
+            path = info.folder / info.helpers
+            desc["helpers_source"] = path.read_text(encoding="utf-8")
+            desc["helpers_chunkname"] = f"integrations/{name}/{info.helpers}"
+        return desc
+
+    def _accounts(self, loaded: "LoadedIntegration") -> list[str]:
+        try:
+            return [a for a in self.config().accounts(loaded.info.name) if a != "default"]
+        except KosmoError:
+            return []
+
+    def config(self) -> Any:
+        if self._config is None:
+            from .config import load_config
+
+            self._config = load_config(cwd=Path(self.options.cwd))
+        return self._config
+
+    # -- the call pipeline -------------------------------------------------------------------------------------
+
+    def call(self, name: str, account: str | None, function: str, args: Any = None) -> Any:
+        from .registry import get_loaded
+
+        loaded = get_loaded(name)
+        op = loaded.by_name[function]
+        return self._perform(loaded, op, account, args=args, next_url=None)
+
+    def call_url(self, name: str, account: str | None, function: str, url: Any) -> Any:
+        """Follow a pagination link. The HTTP layer refuses a URL on another origin, so a token never leaks."""
+        from .registry import get_loaded
+
+        loaded = get_loaded(name)
+        op = loaded.by_name[function]
+        if not isinstance(url, str) or not url:
+            raise CallError(f"{name}.{function}: the page's next link is not a URL")
+        return self._perform(loaded, op, account, args=None, next_url=url)
+
+    def _perform(self, loaded: "LoadedIntegration", op: Any, account: str | None, *, args: Any,
+                 next_url: str | None) -> Any:
+        from .config.permissions import check as check_permission
+        from .ops.files import resolve_file_inputs
+        from .ops.request import build_request
+        from .ops.response import parse_response
+        from .ops.validate import validate_args
+
+        info = loaded.info
+        function = f"{info.name}.{op.name}"
+        record: dict[str, Any] = {"path": function, "account": account or "default", "status": "error",
+                                  "error": None, "duration_ms": 0.0}
+        started = time.perf_counter()
+        try:
+            normalised = validate_args(op, {} if next_url else args, function=function)
+            bypassed = check_permission(info, op.access, function=function, policy=self._policy(info),
+                                        force=self.options.force, agent=self.options.agent)
+            if bypassed:
+                record["permission_bypassed"] = True
+            client = self._client(loaded, account)
+            normalised = resolve_file_inputs(op, normalised, cwd=Path(self.options.cwd), function=function)
+            spec = build_request(op, normalised, integration=info.name)
+            if next_url:
+                from dataclasses import replace
+
+                spec = replace(spec, absolute_url=next_url, query=())
+            raw = client.send(spec, deadline=self.engine.sandbox.deadline, rate_key=op.name, auth=op.auth)
+            record["http_status"] = raw.status
+            record["attempts"] = raw.attempts
+            result = parse_response(op, raw, integration=info, function=function)
+            result = self._finish(op, normalised, result, function)
+            record["status"] = "ok"
+            return result
+        except CallError as exc:
+            record["error"] = str(exc)
+            status = exc.data.get("status")
+            if status is not None:
+                record["http_status"] = status
+            raise
+        finally:
+            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            self.engine.record_call(record)
+
+    def _finish(self, op: Any, args: Any, result: Any, function: str) -> Any:
+        """Engine-level arguments that shape the result (``save_to``) are applied here."""
+        save_to = getattr(args, "engine", {}).get("save_to") if hasattr(args, "engine") else None
+        if save_to and op.response.kind in ("media", "binary") and isinstance(result, dict):
+            from .ops.save import save_media
+
+            overwrite = bool(args.engine.get("overwrite"))
+            return save_media(result, save_to, cwd=Path(self.options.cwd), overwrite=overwrite, function=function)
+        return result
+
+    def _policy(self, info: Any) -> dict[str, str]:
+        try:
+            return self.config().permissions(info)
+        except KosmoError:
+            return dict(info.permissions)
+
+    def _client(self, loaded: "LoadedIntegration", alias: str | None) -> Any:
+        key = (loaded.info.name, alias or "default")
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self._new_client(loaded, alias)
+        return client
+
+    def _new_client(self, loaded: "LoadedIntegration", alias: str | None) -> Any:
+        from .config import resolve_account
+        from .net import HttpClient
+
+        from .errors import CredentialsMissing
+
+        info = loaded.info
+        if self.options.offline is True:
+            return self._emulated_client(loaded, alias)
+        try:
+            account = resolve_account(self.config(), info, alias)
+        except CredentialsMissing:
+            if self.options.offline != "auto":
+                raise
+            return self._emulated_client(loaded, alias)
+        return HttpClient(account, info)
+
+    def _emulated_client(self, loaded: "LoadedIntegration", alias: str | None) -> Any:
+        from .net import HttpClient
+
+        emulator = self._emulator(loaded)
+        return HttpClient(_offline_account(loaded.info, alias), loaded.info, transport=emulator.transport())
+
+    def _emulator(self, loaded: "LoadedIntegration") -> Any:
+        info = loaded.info
+        emulator = self._emulators.get(info.name)
+        if emulator is None:
+            if not info.emulator:
+                raise CallError(f"{info.name} has no built-in emulator, so it cannot run offline")
+            from .emulate import load_emulator
+
+            emulator = self._emulators[info.name] = load_emulator(info.folder, base_url=_offline_base(info))
+        return emulator
+
+
+def _offline_base(info: Any) -> str:
+    """The emulator answers under the real API's path prefix on a host that cannot exist."""
+    from urllib.parse import urlsplit
+
+    path = urlsplit(info.base_url).path.rstrip("/")
+    return f"http://{info.name}.emulator.invalid{path}"
+
+
+def _offline_account(info: Any, alias: str | None) -> Any:
+    from .config import Account, Secret
+
+    return Account(integration=info.name, name=alias or "default", base_url=_offline_base(info),
+                   secret=Secret("offline-emulator-token"), fields={})
+
+
+def _suggest(key: Any, names: Any) -> str:
+    import difflib
+
+    if not isinstance(key, str):
+        return ""
+    pool = [n for n in (names or []) if isinstance(n, str)]
+    return ", ".join(difflib.get_close_matches(key, pool, n=3, cutoff=0.6))
+

@@ -1,0 +1,60 @@
+"""`kosmo integrations:docs [PAGE] [--search QUERY] [--list [NAMESPACE]]`: the docs pages scripts read."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Read, list or search the docs pages (the same pages "
+                                "docs.read / docs.list / docs.search return inside Lua).")
+    p.add_argument("page", nargs="?", help="page to read, e.g. overview, replicate, replicate.create_prediction")
+    p.add_argument("--search", metavar="QUERY", help="search the pages")
+    p.add_argument("--list", nargs="?", const="", metavar="NAMESPACE", help="list pages (optionally of one namespace)")
+    p.add_argument("--limit", type=int, default=10, help="number of search results (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    return p
+
+
+def build_index():  # type: ignore[no-untyped-def]
+    from ..ops.docgen import integration_pages
+    from ..registry import discover, get_loaded
+    from ..stdlib.docs import DocsIndex, core_pages
+
+    index = DocsIndex()
+    for page in core_pages():
+        index.add(page)
+    for name in discover():
+        index.add_provider(name, names=lambda n=name: [n], load=lambda n=name: integration_pages(get_loaded(n)))
+    return index
+
+
+def run(ns: argparse.Namespace) -> int:
+    from ..errors import DocNotFound
+
+    index = build_index()
+    if ns.search is not None:
+        hits = index.search(ns.search, ns.limit)
+        if ns.json:
+            print(json.dumps(hits, indent=2))
+        else:
+            for h in hits:
+                print(f"{h['name']}: {h['summary']}")
+        return 0
+    if ns.list is not None or ns.page is None:
+        pages = index.list(ns.list or None)
+        if ns.json:
+            print(json.dumps(pages, indent=2))
+        else:
+            for p in pages:
+                print(f"{p['name']}: {p['summary']}")
+        return 0
+    try:
+        text = index.read(ns.page)
+    except DocNotFound as exc:
+        sys.stderr.write(f"kosmo: {exc}\n")
+        return 2
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0

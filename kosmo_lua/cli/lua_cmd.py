@@ -1,0 +1,236 @@
+"""`kosmo integrations:lua` (and `kosmo mcp:lua`): run Lua from --eval, a file, stdin, or a REPL."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..run.envelope import Envelope
+from ..run.runner import DEFAULT_CPU_LIMIT, DEFAULT_MEMORY_LIMIT, RunOptions
+
+DESCRIPTION = """\
+Run Lua 5.4 in a sandbox with app.integrations.<name>[.<account>].<function>({...}), docs, json, regex, dump
+and sleep. Code comes from --eval, else FILE, else standard input when it is piped.
+"""
+
+EPILOG = """\
+Output: printed lines, then the chunk's return values (pretty JSON unless a string), then any error on stderr.
+With --json exactly one JSON object is printed: success, output, error, result, execution_time_ms, memory_usage,
+integration_calls, meta. Exit codes: 0 success, 1 Lua error or limit, 2 usage error.
+
+Examples:
+  kosmo integrations:lua --eval 'print(json.encode({a = 1}))'
+  kosmo integrations:lua workflow.lua --force --json
+  echo 'return 1 + 1' | kosmo integrations:lua --json
+  kosmo integrations:lua --offline --eval 'dump(app.integrations.replicate.get_account({}))'
+  kosmo integrations:lua --repl
+"""
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2, "g": 1024**3,
+             "gb": 1024**3, "gib": 1024**3}
+    t = text.strip().lower()
+    for suffix in sorted(units, key=len, reverse=True):
+        if t.endswith(suffix) and t[: -len(suffix)].strip().isdigit():
+            return int(t[: -len(suffix)]) * units[suffix]
+    if t.isdigit():
+        return int(t)
+    raise argparse.ArgumentTypeError(f"expected a number of bytes (e.g. 33554432 or 32MiB), got {text!r}")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds in (0, 86400], got {text!r}")
+    return value
+
+
+def build_parser(prog: str, *, surface: str = "integrations") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", nargs="?", metavar="FILE", help="a Lua file to run ('-' for standard input)")
+    p.add_argument("-e", "--eval", dest="code", metavar="CODE", help="Lua code to run")
+    p.add_argument("--json", action="store_true", help="print one JSON result object instead of text")
+    p.add_argument("--force", action="store_true",
+                   help="bypass the ask/deny permission policies (nothing else: not credentials, validation, limits)")
+    p.add_argument("--memory-limit", type=_size, default=DEFAULT_MEMORY_LIMIT, metavar="BYTES",
+                   help="Lua memory limit (default 32 MiB; suffixes KiB/MiB/GiB accepted)")
+    p.add_argument("--cpu-limit", type=_seconds, default=DEFAULT_CPU_LIMIT, metavar="SECONDS",
+                   help="time limit per chunk, including time spent waiting on calls (default 30)")
+    p.add_argument("--repl", action="store_true", help="interactive read-eval-print loop; state is kept between lines")
+    p.add_argument("--offline", nargs="?", const="always", default=None, choices=("always", "auto", "never"),
+                   help="send integration calls to the built-in emulators: always (the default when the flag is "
+                        "given), or auto: only for accounts without credentials (also KOSMO_OFFLINE=1|auto)")
+    p.set_defaults(surface=surface)
+    return p
+
+
+def _options(ns: argparse.Namespace, *, interactive: bool) -> RunOptions:
+    from ..run.runner import parse_offline
+
+    base = RunOptions()
+    return RunOptions(memory_limit=ns.memory_limit, cpu_limit=ns.cpu_limit, force=ns.force,
+                      offline=base.offline if ns.offline is None else parse_offline(ns.offline), surface=ns.surface,
+                      progress=interactive and not ns.json)
+
+
+def _render_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _usage_failure(ns: argparse.Namespace, message: str) -> int:
+    if ns.json:
+        env = Envelope(success=False, error=message)
+        sys.stdout.write(json.dumps(env.to_dict(), ensure_ascii=False) + "\n")
+    sys.stderr.write(f"kosmo: {message}\n")
+    return 2
+
+
+def _read_code(ns: argparse.Namespace) -> tuple[str, str] | str:
+    """(code, chunkname), or an error message for a usage failure."""
+    if ns.code is not None:
+        if ns.file:
+            return "give either --eval CODE or FILE, not both"
+        return ns.code, "=(eval)"
+    if ns.file and ns.file != "-":
+        path = Path(ns.file)
+        try:
+            return path.read_text(encoding="utf-8"), "@" + ns.file
+        except FileNotFoundError:
+            return f"no such file: {ns.file}"
+        except IsADirectoryError:
+            return f"{ns.file} is a directory, not a Lua file"
+        except UnicodeDecodeError:
+            return f"{ns.file} is not UTF-8 text"
+        except OSError as exc:
+            return f"cannot read {ns.file}: {exc.strerror}"
+    if ns.file == "-" or not sys.stdin.isatty():
+        data = sys.stdin.buffer.read()
+        try:
+            return data.decode("utf-8"), "=(stdin)"
+        except UnicodeDecodeError:
+            return "standard input is not UTF-8 text"
+    return "no code given: pass --eval CODE, a FILE, pipe code on standard input, or use --repl"
+
+
+def run(ns: argparse.Namespace) -> int:
+    from ..errors import UsageError
+    from ..run.runner import ScriptRunner
+
+    if ns.repl:
+        return _repl(ns)
+    got = _read_code(ns)
+    if isinstance(got, str):
+        return _usage_failure(ns, got)
+    code, chunkname = got
+    if code.startswith("#!"):
+        code = "--" + code  # a shebang line keeps line numbers right
+    try:
+        options = _options(ns, interactive=sys.stderr.isatty())
+        runner = ScriptRunner(options)
+    except UsageError as exc:
+        return _usage_failure(ns, str(exc))
+
+    def live(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    with runner:
+        envelope = runner.run(code, chunkname, on_output=None if ns.json else live)
+    if ns.json:
+        sys.stdout.write(json.dumps(envelope.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        for value in envelope.result:
+            sys.stdout.write(_render_value(value) + "\n")
+        if envelope.error:
+            sys.stderr.write(f"error: {envelope.error}\n")
+    sys.stdout.flush()
+    return envelope.exit_code
+
+
+# -- REPL ------------------------------------------------------------------------------------------------------------
+
+REPL_BANNER = "kosmo Lua 5.4 REPL: state is kept between lines; :quit (or Ctrl-D) exits, :help for help."
+REPL_HELP = """\
+Type Lua statements or expressions; an expression's value is printed. An incomplete statement continues on the
+next line. Everything a script can use is here: app.integrations, docs, json, regex, dump, sleep.
+  :quit, :q    leave
+  :help        this text
+  :reset       start over with a fresh sandbox
+"""
+
+
+def _repl(ns: argparse.Namespace, stdin: TextIO | None = None) -> int:
+    from ..run.runner import ScriptRunner
+
+    stdin = stdin or sys.stdin
+    interactive = stdin.isatty()
+    options = _options(ns, interactive=interactive)
+    out = sys.stdout
+
+    def prompt(text: str) -> None:
+        if interactive:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+    if interactive:
+        sys.stderr.write(REPL_BANNER + "\n")
+    runner = ScriptRunner(options, keep_state=True)
+    buffer: list[str] = []
+    failures = 0
+    try:
+        while True:
+            prompt(">> " if buffer else "> ")
+            line = stdin.readline()
+            if not line:
+                break
+            line = line.rstrip("\n")
+            stripped = line.strip()
+            if not buffer and stripped in (":quit", ":q", ":exit"):
+                break
+            if not buffer and stripped == ":help":
+                out.write(REPL_HELP)
+                continue
+            if not buffer and stripped == ":reset":
+                runner.close()
+                runner = ScriptRunner(options, keep_state=True)
+                out.write("sandbox reset\n")
+                continue
+            if not buffer and not stripped:
+                continue
+            buffer.append(line)
+            source = "\n".join(buffer)
+
+            def live(text: str) -> None:
+                out.write(text + "\n")
+                out.flush()
+
+            env = runner.run(source, "=stdin", on_output=live, mode="repl")
+            if env.meta.get("incomplete"):
+                continue  # keep reading: the statement is not finished
+            buffer = []
+            if env.meta.get("state_reset"):
+                sys.stderr.write("note: the previous state was lost (a hard limit stopped the worker)\n")
+            if env.success:
+                for value in env.result:
+                    out.write(_render_value(value) + "\n")
+            else:
+                failures += 1
+                sys.stderr.write(f"error: {env.error}\n")
+            out.flush()
+    finally:
+        runner.close()
+    if buffer:
+        sys.stderr.write("error: incomplete statement at end of input\n")
+        return 1
+    return 0

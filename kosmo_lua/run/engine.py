@@ -1,0 +1,133 @@
+"""The engine inside the worker: one sandbox with the globals a surface offers, run chunk by chunk.
+
+Everything here runs in the forked child. ``emit`` streams events to the parent as they happen (printed lines,
+integration-call records), so output printed before a hard kill is not lost.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from ..errors import CallError, LimitExceeded, LuaRuntimeError, ScriptError
+from ..sandbox.values import JSON_NULL, JsonNull
+
+__all__ = ["Engine", "json_safe"]
+
+Emit = Callable[[dict], None]
+
+
+def json_safe(value: Any) -> Any:
+    """Plain data -> something json.dumps accepts: bytes that are not UTF-8 become {"base64": ...}."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, JsonNull) or value is None:
+        return None
+    if isinstance(value, bytes):
+        import base64
+
+        return {"base64": base64.b64encode(value).decode("ascii"), "bytes": len(value)}
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    return value
+
+
+def _repl_source(code: str) -> tuple[str, bool]:
+    """What the REPL runs for a line: ``return <line>`` when that compiles (so expressions print their value), else
+    the line itself; ``incomplete`` when the line is an unfinished statement. Compiling happens in a scratch runtime
+    that never runs anything, so a syntax check cannot touch the sandbox's state."""
+    import lupa.lua54 as lua54
+
+    scratch = lua54.LuaRuntime(register_eval=False, register_builtins=False)
+    try:
+        scratch.compile("return " + code)
+        return "return " + code, False
+    except lua54.LuaSyntaxError:
+        pass
+    try:
+        scratch.compile(code)
+    except lua54.LuaSyntaxError as exc:
+        return code, "<eof>" in str(exc)
+    return code, False
+
+
+class Engine:
+    def __init__(self, options: Any, emit: Emit) -> None:
+        from ..sandbox.runtime import Sandbox
+
+        self.options = options
+        self.emit = emit
+        self.permission_bypassed = False
+        self.sandbox = Sandbox(memory_limit=options.memory_limit, cpu_limit=options.cpu_limit,
+                               output=self._output)
+        self._install()
+
+    # -- set-up ------------------------------------------------------------------------------------------------
+
+    def _output(self, line: str) -> None:
+        self.emit({"type": "output", "line": line})
+
+    def _install(self) -> None:
+        from ..stdlib import docs as docs_lib
+        from ..stdlib import dump as dump_lib
+        from ..stdlib import jsonlib, regexlib
+
+        jsonlib.install(self.sandbox)
+        regexlib.install(self.sandbox)
+        dump_lib.install(self.sandbox)
+        self.docs = docs_lib.DocsIndex()
+        for page in docs_lib.core_pages():
+            self.docs.add(page)
+        if self.options.surface == "integrations":
+            from ..bind import IntegrationBinder
+
+            self.binder = IntegrationBinder(self)
+            self.binder.install()
+            self.binder.add_docs(self.docs)
+        docs_lib.install(self.sandbox, self.docs)
+
+    def record_call(self, record: dict[str, Any]) -> None:
+        if record.get("permission_bypassed"):
+            self.permission_bypassed = True
+        self.emit({"type": "call", **record})
+
+    # -- running -----------------------------------------------------------------------------------------------
+
+    def run_chunk(self, code: str, chunkname: str, *, memory_limit: int, cpu_limit: float,
+                  mode: str = "chunk") -> dict[str, Any]:
+        sandbox = self.sandbox
+        sandbox.set_limits(memory_limit=memory_limit, cpu_limit=cpu_limit)
+        self.permission_bypassed = False
+        started = time.perf_counter()
+        error: str | None = None
+        error_value: Any = None
+        result: list[Any] = []
+        incomplete = False
+        try:
+            if mode == "repl":
+                code, incomplete = _repl_source(code)
+            if not incomplete:
+                result = sandbox.execute(code, chunkname)
+        except LimitExceeded as exc:
+            error = str(exc)
+        except LuaRuntimeError as exc:
+            error = exc.message
+            error_value = exc.value if isinstance(exc.value, dict) else None
+        except (CallError, ScriptError) as exc:
+            error = str(exc)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        out: dict[str, Any] = {
+            "success": error is None,
+            "error": error,
+            "result": json_safe(result),
+            "execution_time_ms": elapsed_ms,
+            "memory_usage": sandbox.peak_memory,
+            "permission_bypassed": self.permission_bypassed,
+        }
+        if error_value is not None:
+            out["error_value"] = json_safe(error_value)
+        if incomplete:
+            out["incomplete"] = True
+        return out

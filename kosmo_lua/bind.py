@@ -21,7 +21,6 @@ from .sandbox.values import LuaArray
 if TYPE_CHECKING:
     from .registry import LoadedIntegration
     from .run.engine import Engine
-    from .stdlib.docs import DocsIndex
 
 __all__ = ["IntegrationBinder"]
 
@@ -50,14 +49,6 @@ class IntegrationBinder:
         helper_lib.install(sb, self.engine)
         source = (_LUA_DIR / "integrations.lua").read_text(encoding="utf-8")
         sb.install_lua("app.integrations", source, "=kosmo/integrations.lua")
-
-    def add_docs(self, index: "DocsIndex") -> None:
-        from .ops.docgen import integration_pages
-        from .registry import discover, get_loaded
-
-        for name in discover():
-            index.add_provider(name, names=lambda n=name: [n],
-                               load=lambda n=name: integration_pages(get_loaded(n)))
 
     # -- host functions ----------------------------------------------------------------------------------------
 

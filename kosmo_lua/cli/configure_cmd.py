@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ..config.settings import POLICIES
 from ..errors import KosmoError, UsageError
@@ -32,9 +33,16 @@ Prefer --stdin-json (or env:VAR) for secrets: a value on the command line can en
 _STDIN_KEYS = ("account", "set", "unset", "enabled", "read", "write", "default", "project")
 
 
+class _SecretSafeParser(argparse.ArgumentParser):
+    """argparse echoes bad arguments; a mistyped `--sett api_key=r8_...` must not print the token."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(re.sub(r"=\S+", "=***", message))
+
+
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _SecretSafeParser(prog=prog, description=DESCRIPTION, epilog=EPILOG,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", metavar="NAME", help="the integration, e.g. replicate")
     p.add_argument("--account", metavar="ALIAS", help="the account to change (default: the default account)")
     p.add_argument("--set", dest="set_fields", action="append", default=[], metavar="KEY=VALUE",
@@ -62,9 +70,8 @@ def _parse_set(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            # Show only the key side: the value may be a secret.
-            raise UsageError(f"--set expects KEY=VALUE, got {key.strip()!r} without '='" if not sep
-                             else "--set expects KEY=VALUE with a non-empty KEY")
+            # Never echo the item: a forgotten "api_key=" would put the secret itself in the message.
+            raise UsageError("--set expects KEY=VALUE (an item has no '=' or an empty KEY)")
         fields[key.strip()] = value
     return fields
 
@@ -148,7 +155,8 @@ def run(ns: argparse.Namespace) -> int:
     except KosmoError as exc:
         sys.stderr.write(f"{prog}: {exc}\n")
         return 1
-    print(f"{integration.name} (account {report.account}):")
+    touches_account = bool(change.set or change.unset or change.make_default)
+    print(f"{integration.name}" + (f" (account {report.account}):" if touches_account else ":"))
     for line in report.lines:
         print(f"  {line}")
     if report.written:

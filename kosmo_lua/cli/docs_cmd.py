@@ -18,20 +18,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
-def build_index():  # type: ignore[no-untyped-def]
-    from ..ops.docgen import integration_pages
-    from ..registry import discover, get_loaded
-    from ..stdlib.docs import DocsIndex, core_pages
-
-    index = DocsIndex()
-    for page in core_pages():
-        index.add(page)
-    for name in discover():
-        index.add_provider(name, names=lambda n=name: [n], load=lambda n=name: integration_pages(get_loaded(n)))
-    return index
-
-
 def run(ns: argparse.Namespace) -> int:
+    from ..doc_index import build_index
     from ..errors import DocNotFound
 
     index = build_index()

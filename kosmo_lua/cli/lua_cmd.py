@@ -116,6 +116,8 @@ def _read_code(ns: argparse.Namespace) -> tuple[str, str] | str:
             return f"cannot read {ns.file}: {exc.strerror}"
     if ns.file == "-" or not sys.stdin.isatty():
         data = sys.stdin.buffer.read()
+        if not data.strip() and ns.file != "-":
+            return "no code given: pass --eval CODE, a FILE, pipe code on standard input, or use --repl"
         try:
             return data.decode("utf-8"), "=(stdin)"
         except UnicodeDecodeError:
@@ -223,7 +225,7 @@ def _repl(ns: argparse.Namespace, stdin: TextIO | None = None) -> int:
                 sys.stderr.write("note: the previous state was lost (a hard limit stopped the worker)\n")
             if env.success:
                 for value in env.result:
-                    out.write(_render_value(value) + "\n")
+                    out.write(("nil" if value is None else _render_value(value)) + "\n")
             else:
                 failures += 1
                 sys.stderr.write(f"error: {env.error}\n")

@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "integrations:accounts": ("kosmo_lua.cli.accounts_cmd", "List configured accounts (secrets are never shown)"),
     "integrations:generate": ("kosmo_lua.cli.generate_cmd", "Regenerate an integration's operation table from its OpenAPI document"),
     "integrations:render-docs": ("kosmo_lua.cli.render_docs_cmd", "Write the generated reference pages into docs/"),
+    "mcp:lua": ("kosmo_lua.cli.mcp_lua_cmd", "Run Lua with MCP servers (app.mcp, mcp) and no integrations"),
+    "mcp:serve": ("kosmo_lua.cli.mcp_serve_cmd", "Serve the Lua tools (execute_lua, docs) to agents over MCP (stdio)"),
+    "mcp:configure": ("kosmo_lua.cli.mcp_configure_cmd", "Configure an MCP server that Lua scripts can call"),
+    "agent:tools": ("kosmo_lua.cli.agent_tools_cmd", "Print the agent tool definitions (openai, anthropic or mcp format)"),
     "emulator:serve": ("kosmo_lua.cli.emulator_cmd", "Serve an integration's API emulator on a loopback port"),
 }
 

@@ -159,15 +159,13 @@ class Config:
         return [str(n) for n in names]
 
     def accounts(self, integration: str) -> list[str]:
-        """Every account a script may name: the configured ones plus ``default`` (the environment fallback)
-        when no configured account uses that name. The default account comes first."""
+        """Every account a script may name, the default account first: the configured ones, plus ``default``
+        (the environment fallback) unless ``default_account`` makes that name mean another account."""
         names = self.configured_accounts(integration)
-        if DEFAULT_ACCOUNT not in names:
-            names.insert(0, DEFAULT_ACCOUNT)
         default = self.default_account(integration)
         if default in names:
             names.remove(default)
-            names.insert(0, default)
+        names.insert(0, default)
         return names
 
 

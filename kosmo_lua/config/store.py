@@ -173,6 +173,9 @@ def apply_change(change: AccountChange, integration: Integration, *, home: Path 
 
     _prune(config, "integrations", name, "accounts", alias)
     _prune(creds, name, alias)
+    if creds_changed or (config_changed and not change.project):
+        # The home folder holds the credentials: only its owner should be able to list or enter it.
+        home_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if config_changed:
         write_mapping(config_path, config)
         report.written.append(config_path)

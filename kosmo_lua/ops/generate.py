@@ -170,9 +170,8 @@ def _flat(refs: _Refs, schema: Any, depth: int = 0) -> dict[str, Any]:
         own["enum"] = [v for v in own["enum"] if v is not None]
     variants = schema.get("oneOf") or schema.get("anyOf")
     if variants:
-        flats = [_flat(refs, v, depth + 1) for v in variants]
-        real = [f for f in flats if f.get("type") != "null"]
-        nullable = nullable or len(real) < len(flats) or any(f.get("nullable") for f in real)
+        real = [_flat(refs, v, depth + 1) for v in variants if not _is_null_schema(refs.deref(v))]
+        nullable = nullable or len(real) < len(variants) or any(f.get("nullable") for f in real)
         if len(real) == 1:
             _merge_into(out, real[0])
         else:
@@ -188,7 +187,7 @@ def _flat(refs: _Refs, schema: Any, depth: int = 0) -> dict[str, Any]:
         elif "items" in out:
             out["type"] = "array"
         else:
-            out["type"] = "any"
+            out["type"] = _type_of_values(out.get("enum") or ())
     if out["type"] == "null":
         out["type"] = "any"
         nullable = True
@@ -197,6 +196,33 @@ def _flat(refs: _Refs, schema: Any, depth: int = 0) -> dict[str, Any]:
     if nullable or out.get("nullable"):
         out["nullable"] = True
     return out
+
+
+def _is_null_schema(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    t = schema.get("type")
+    return t == "null" or t == ["null"] or schema.get("enum") == [None] or ("const" in schema and
+                                                                            schema["const"] is None)
+
+
+def _type_of_values(values: Any) -> str:
+    """The JSON type shared by every value of an enum/const without a declared type, else 'any'."""
+    kinds = set()
+    for v in values:
+        if isinstance(v, bool):
+            kinds.add("boolean")
+        elif isinstance(v, int):
+            kinds.add("integer")
+        elif isinstance(v, float):
+            kinds.add("number")
+        elif isinstance(v, str):
+            kinds.add("string")
+        else:
+            kinds.add("any")
+    if kinds == {"integer", "number"}:
+        return "number"
+    return kinds.pop() if len(kinds) == 1 else "any"
 
 
 def _merge_into(target: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -251,6 +277,22 @@ def _empty(value: Any) -> bool:
 def _clean_default(value: Any) -> Any:
     # Empty containers are dropped by the table's serialiser; dropping them here keeps the YAML round trip exact.
     return None if _empty(value) else value
+
+
+def _stored_schema(schema: Any) -> Any:
+    """A schema as the table stores it: empty keywords left out, as the YAML serialiser would leave them out."""
+    if isinstance(schema, dict):
+        out = {}
+        for key, value in schema.items():
+            value = _stored_schema(value)
+            if _empty(value) and key != "required":
+                continue
+            out[key] = value
+        return out or None
+    if isinstance(schema, list):
+        # Inside lists the serialiser keeps every element, an emptied mapping as {}.
+        return [(_stored_schema(v) or {}) if isinstance(v, dict) else _stored_schema(v) for v in schema]
+    return schema
 
 
 # -- names.yaml ------------------------------------------------------------------------------------------------------
@@ -402,7 +444,7 @@ def _body(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, raw_op:
             lo, hi = _bounds(pf)
             stored = None
             if kind in ("object", "array", "any"):
-                stored = refs.inline(prop, keep_prose=keep) or None
+                stored = _stored_schema(refs.inline(prop, keep_prose=keep))
             fields.append(BodyField(
                 name=name,
                 type=kind,
@@ -421,7 +463,7 @@ def _body(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, raw_op:
                 max_length=pf.get("maxLength"),
             ))
     else:
-        body_schema = refs.inline(raw_schema, keep_prose=keep) or None
+        body_schema = _stored_schema(refs.inline(raw_schema, keep_prose=keep))
     required = entry.get("body_required")
     if required is None:
         # A body whose schema requires fields cannot be left out, whatever requestBody.required says.
@@ -493,7 +535,7 @@ def _response(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, raw
         header_fields = {str(k): str(v) for k, v in (override["header_fields"] or {}).items()}
     return Response(
         kind=kind,  # type: ignore[arg-type]
-        content_type=media_type.split(";")[0].strip() if kind != "media" or "*" not in media_type else media_type,
+        content_type=media_type.split(";")[0].strip(),
         statuses=statuses,
         header_fields=header_fields,
         json_fields={str(k): str(v) for k, v in (override.get("json_fields") or {}).items()},

@@ -38,7 +38,7 @@ Access = Literal["read", "write"]
 #: (multipart/form-data), ``form`` (application/x-www-form-urlencoded).
 BodyEncoding = Literal["json", "text", "multipart", "form"]
 #: What the caller gets back. ``json`` -> the decoded value; ``empty`` -> {} (204); ``text``/``binary`` ->
-#: ``{body, content_type}`` (binary as ``body_base64``); ``media`` -> ``{content_type, body_base64, ...}`` plus the
+#: ``{body, content_type}`` (``body`` is the raw bytes as a Lua string); ``media`` -> ``{content_type, body_base64, ...}`` plus the
 #: header fields named in ``Response.header_fields`` (or ``{path, bytes, ...}`` with ``save_to``).
 ResponseKind = Literal["json", "empty", "text", "binary", "media"]
 

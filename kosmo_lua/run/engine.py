@@ -74,18 +74,18 @@ class Engine:
         from ..stdlib import dump as dump_lib
         from ..stdlib import jsonlib, regexlib
 
+        from ..doc_index import build_index
+
         jsonlib.install(self.sandbox)
         regexlib.install(self.sandbox)
         dump_lib.install(self.sandbox)
-        self.docs = docs_lib.DocsIndex()
-        for page in docs_lib.core_pages():
-            self.docs.add(page)
-        if self.options.surface == "integrations":
+        with_integrations = self.options.surface == "integrations"
+        if with_integrations:
             from ..bind import IntegrationBinder
 
             self.binder = IntegrationBinder(self)
             self.binder.install()
-            self.binder.add_docs(self.docs)
+        self.docs = build_index(integrations=with_integrations)
         docs_lib.install(self.sandbox, self.docs)
 
     def record_call(self, record: dict[str, Any]) -> None:

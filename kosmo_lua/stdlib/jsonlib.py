@@ -198,10 +198,10 @@ def _describe(exc: json.JSONDecodeError) -> str:
     if exc.msg == "Expecting ',' delimiter":
         closer = "}" if _open_container(exc.doc, exc.pos) == "{" else "]"
         what = f"expected ',' or '{closer}'"
-    elif exc.msg == "Expecting value" and exc.pos >= len(exc.doc.rstrip()):
-        what = "unexpected end of input, expected a value"
     else:
         what = _MESSAGES.get(exc.msg, exc.msg[:1].lower() + exc.msg[1:])
+    if exc.pos >= len(exc.doc.rstrip()) and not exc.msg.startswith("Unterminated"):
+        what = f"unexpected end of input, {what}"
     return f"{what} at {_position(exc.doc, exc.pos)}"
 
 

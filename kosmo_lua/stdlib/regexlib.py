@@ -340,7 +340,7 @@ def escape(value: PlainData = None, *extra: PlainData) -> str | bytes:
 
 # -- gsub ------------------------------------------------------------------------------------------------------
 
-# A replacement template compiles to literal text and group references (int number or str name).
+# A replacement template compiles to literal text (str) and group numbers (int).
 _Template = list[str | int]
 
 _TEMPLATE_TOKEN = re.compile(r"\$\$|\\\\|\$\{(\w+)\}|\$(\d\d?)|\\(\d\d?)")
@@ -361,7 +361,7 @@ def _template(replacement: str, compiled: re.Pattern[str]) -> _Template:
             if name.isdigit():
                 parts.append(_group_number(int(name), compiled, text))
             elif name in compiled.groupindex:
-                parts.append(name)
+                parts.append(compiled.groupindex[name])
             else:
                 known = ", ".join(compiled.groupindex) or "none"
                 raise ArgumentError("regex.gsub", [
@@ -430,18 +430,24 @@ def spans(subject: PlainData = None, pattern: PlainData = None, limit: PlainData
 
 
 #: Installed at ``regex.gsub``: a function replacement runs in Lua (it may call anything, and stays under the
-#: sandbox's limits); anything else goes straight to the host template version. ``...`` carries the two host
-#: functions, since the chunk sees registered functions through ``host``.
+#: sandbox's limits); anything else goes straight to the host template version. The chunk reaches the host
+#: functions through ``host`` and builds error values with ``kosmo.error`` (see sandbox/prelude.lua).
 GSUB_LUA = """
 local template_gsub, spans = host["regex._gsub"], host["regex._spans"]
-local concat, sub = table.concat, string.sub
+local concat, sub, type, tostring, select = table.concat, string.sub, type, tostring, select
+
+-- The same error value a host ArgumentError gives, so scripts handle both alike.
+local function argument_error(text)
+  kosmo.error({ message = "regex.gsub: " .. text, kind = "argument", ["function"] = "regex.gsub",
+                problems = kosmo.array({ text }) })
+end
 
 return function(subject, pattern, replacement, limit, flags, ...)
   if type(replacement) ~= "function" then
     return template_gsub(subject, pattern, replacement, limit, flags, ...)
   end
   if select("#", ...) > 0 then
-    error("regex.gsub: too many arguments; expected (subject, pattern, replacement [, limit [, flags]])", 2)
+    argument_error("too many arguments; expected (subject, pattern, replacement [, limit [, flags]])")
   end
   local found = spans(subject, pattern, limit, flags)
   local parts, last = {}, 1
@@ -454,8 +460,8 @@ return function(subject, pattern, replacement, limit, flags, ...)
     elseif type(value) == "number" then
       value = tostring(value)
     elseif type(value) ~= "string" then
-      error("regex.gsub: the replacement function returned a " .. type(value)
-        .. " (expected a string, a number, nil or false)", 2)
+      argument_error("replacement: the function returned a " .. type(value)
+        .. " (expected a string, a number, nil or false)")
     end
     parts[#parts + 1] = value
     last = stop + 1

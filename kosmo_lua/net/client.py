@@ -1,0 +1,286 @@
+"""``HttpClient``: sends a ``RequestSpec`` for one account and returns a ``RawResponse``.
+
+One client per account, holding one ``httpx.Client`` (connection reuse). Per attempt it paces (``Pacer``), adds the
+credential, caps every timeout by the run's deadline, streams the body with a size limit, and decides from
+``retry`` whether and when to try again (see ``kosmo_lua.net.retry`` for which failures may be repeated). Errors
+leave as ``kosmo_lua.errors`` classes with short messages naming host:port, never a URL query or a secret.
+
+httpx is imported when the first client is made: a script that calls no API does not pay for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..config.accounts import Account
+from ..config.secret import redact
+from ..errors import TransportError, format_mib
+from ..integration import Integration
+from ..ops.spec import RawResponse, RequestSpec
+from .auth import auth_header_name, auth_headers_and_query
+from .errors import DeadlineReached
+from .pacing import Pacer, shared_pacer
+from .retry import backoff_delay, parse_retry_after, retryable_status
+from .timeouts import read_timeout_for
+from .urls import build_url, redact_query, target
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["HttpClient", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_RETRY_AFTER_SECONDS", "user_agent"]
+
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+#: Without a deadline, a Retry-After longer than this is not waited for: the 429 goes back to the caller.
+MAX_RETRY_AFTER_SECONDS = 120.0
+
+log = logging.getLogger("kosmo_lua.net")
+
+
+def user_agent() -> str:
+    import httpx
+
+    from .. import __version__
+
+    return f"kosmo-lua/{__version__} (+python-httpx/{httpx.__version__})"
+
+
+class _Failed(Exception):
+    """One attempt's network failure, already described; internal to the retry loop."""
+
+    def __init__(self, error: TransportError, retry_safe: bool) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retry_safe = retry_safe
+
+
+class HttpClient:
+    """Sends requests for one account. Thread-safe: several threads may call ``send`` at once."""
+
+    def __init__(self, account: Account, integration: Integration, *,
+                 transport: "httpx.BaseTransport | None" = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
+                 rng: Callable[[], float] = random.random,
+                 pacer: Pacer | None = None,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        import httpx
+
+        self.account = account
+        self.integration = integration
+        self.max_response_bytes = max_response_bytes
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._wall_clock = wall_clock  # Unix time, for Retry-After given as an HTTP date
+        if pacer is None:
+            # The shared pacer runs on the real clock; a client with an injected clock gets its own.
+            real_time = clock is time.monotonic and sleep is time.sleep
+            pacer = shared_pacer(account, integration) if real_time else \
+                Pacer(integration.rate_limits, clock=clock, sleep=sleep)
+        self.pacer = pacer
+        self._http = httpx.Client(transport=transport, follow_redirects=False,
+                                  headers={"User-Agent": user_agent()})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "HttpClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"HttpClient({self.account.integration}/{self.account.name} -> {target(self.account.base_url)})"
+
+    # -- the request loop ------------------------------------------------------------------------------------------
+
+    def send(self, spec: RequestSpec, *, deadline: float | None, rate_key: str | None = None,
+             auth: bool = True) -> RawResponse:
+        """Send spec, retrying what may be retried, within deadline (a ``clock()`` value; None = no limit).
+
+        ``rate_key`` is the canonical operation name that picks the rate-limit entry; ``auth=False`` sends no
+        credential (operations the API serves without one).
+        """
+        if deadline is not None and math.isinf(deadline):
+            deadline = None  # the sandbox's "no chunk running" value: no limit, and long Retry-After rules apply
+        op = spec.operation
+        scheme = self.integration.auth
+        hidden_params = {scheme.name} if scheme.kind == "query" else set()
+        auth_headers, auth_query = auth_headers_and_query(self.account, self.integration, function=op) \
+            if auth else ([], [])
+        url = build_url(self.account.base_url, spec.path, [*spec.query, *auth_query],
+                        absolute_url=spec.absolute_url, operation=op, drop_params=hidden_params)
+        shown_url = redact_query(url, hidden_params)
+        headers = self._headers(spec, auth_headers)
+        read_timeout = read_timeout_for(spec.headers, self.integration.timeouts)
+        policy = self.integration.retry
+        max_attempts = max(1, policy.max_attempts)
+        started = self._clock()
+        attempts = 0
+        while True:
+            self.pacer.acquire(rate_key, deadline, operation=op)
+            attempts += 1
+            try:
+                status, resp_headers, body = self._exchange(spec, url, headers, read_timeout, deadline)
+            except _Failed as failed:
+                error = failed.error
+                if attempts > 1:
+                    error = TransportError(op, f"{error.data['message']} (after {attempts} attempts)",
+                                           attempts=attempts)
+                may_retry = failed.retry_safe and attempts < max_attempts
+                delay = backoff_delay(attempts - 1, policy, self._rng) if may_retry else 0.0
+                if not may_retry or not self._fits(delay, deadline):
+                    raise error from None
+                log.debug("%s %s: %s; retrying in %.2f s", spec.method, shown_url, failed.error.message, delay)
+                self._sleep(delay)
+                continue
+            raw = RawResponse(status=status, headers=resp_headers, body=body, url=shown_url,
+                              elapsed_ms=(self._clock() - started) * 1000, attempts=attempts)
+            log.debug("%s %s -> %d (attempt %d)", spec.method, shown_url, status, attempts)
+            if attempts >= max_attempts or not retryable_status(status, idempotent=spec.idempotent):
+                return raw
+            retry_after = parse_retry_after(raw.header("retry-after"), now=self._wall_clock())
+            if retry_after is None:
+                delay = backoff_delay(attempts - 1, policy, self._rng)
+                if not self._fits(delay, deadline):
+                    return raw
+            elif not self._fits(retry_after, deadline):
+                if status == 429:
+                    raise TransportError(op, f"rate limited (HTTP 429): the API asks to wait {retry_after:g} s, "
+                                             f"which is past the time limit; not retried",
+                                         status=429, retry_after=retry_after, attempts=attempts)
+                return raw
+            elif deadline is None and retry_after > MAX_RETRY_AFTER_SECONDS:
+                return raw
+            else:
+                delay = retry_after
+            self._sleep(delay)
+
+    def _fits(self, delay: float, deadline: float | None) -> bool:
+        """Whether waiting delay still leaves time for another attempt before deadline."""
+        return deadline is None or self._clock() + delay < deadline
+
+    def _headers(self, spec: RequestSpec, auth_headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        # A credential comes only from the account: any auth header in the spec is dropped, never forwarded.
+        blocked = {"authorization"}
+        name = auth_header_name(self.integration)
+        if name:
+            blocked.add(name.lower())
+        headers = [(k, v) for k, v in spec.headers if k.lower() not in blocked]
+        if spec.content_type and not any(k.lower() == "content-type" for k, _ in headers):
+            headers.append(("Content-Type", spec.content_type))
+        return headers + auth_headers
+
+    def _timeouts(self, read_timeout: float, deadline: float | None, op: str) -> tuple["httpx.Timeout", bool]:
+        """This attempt's timeouts, each capped by the time left; also whether the cap bit."""
+        import httpx
+
+        connect, read = self.integration.timeouts.connect, read_timeout
+        capped = False
+        if deadline is not None:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise DeadlineReached(op)
+            if remaining < max(connect, read):
+                capped = True
+                connect, read = min(connect, remaining), min(read, remaining)
+        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect), capped
+
+    def _exchange(self, spec: RequestSpec, url: str, headers: list[tuple[str, str]], read_timeout: float,
+                  deadline: float | None) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
+        """One attempt: status, headers (lower-case names) and the whole body."""
+        import httpx
+
+        op = spec.operation
+        timeout, capped = self._timeouts(read_timeout, deadline, op)
+        try:
+            request = self._http.build_request(spec.method, url, headers=headers, content=spec.body,
+                                               timeout=timeout)
+            response = self._http.send(request, stream=True)
+        except httpx.InvalidURL:
+            raise TransportError(op, f"invalid request URL for {target(url)}") from None
+        except httpx.HTTPError as exc:
+            if capped and isinstance(exc, httpx.TimeoutException):
+                raise DeadlineReached(op) from None
+            raise self._describe(exc, url, spec, timeout) from None
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_response_bytes:
+                raise self._too_large(op)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise self._too_large(op)
+                chunks.append(chunk)
+                if deadline is not None and self._clock() > deadline:
+                    raise DeadlineReached(op)
+            return response.status_code, tuple(response.headers.multi_items()), b"".join(chunks)
+        except httpx.HTTPError as exc:
+            if capped and isinstance(exc, httpx.TimeoutException):
+                raise DeadlineReached(op) from None
+            raise self._describe(exc, url, spec, timeout) from None
+        finally:
+            response.close()
+
+    def _too_large(self, op: str) -> TransportError:
+        return TransportError(op, f"response too large (over {format_mib(self.max_response_bytes)}); refused")
+
+    def _describe(self, exc: Exception, url: str, spec: RequestSpec, timeout: "httpx.Timeout") -> _Failed:
+        """A short message for a network failure, and whether the attempt may be repeated."""
+        import httpx
+
+        where = target(url)
+        reason = self._reason(exc)
+        # Nothing of the request left the machine: safe to repeat whatever the method.
+        not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+            message = f"timed out connecting to {where} after {timeout.connect:g} s"
+        elif isinstance(exc, httpx.ConnectError):
+            message = f"could not connect to {where} ({reason})"
+        elif isinstance(exc, httpx.ReadTimeout):
+            message = f"no response from {where} within {timeout.read:g} s"
+        elif isinstance(exc, httpx.WriteTimeout):
+            message = f"timed out sending the request to {where}"
+        elif isinstance(exc, httpx.RemoteProtocolError):
+            message = f"the connection to {where} closed before a complete response"
+        elif isinstance(exc, httpx.ReadError):
+            message = f"the connection to {where} failed while reading the response ({reason})"
+        elif isinstance(exc, httpx.WriteError):
+            message = f"the connection to {where} failed while sending the request ({reason})"
+        elif isinstance(exc, httpx.DecodingError):
+            message = f"could not decode the response body from {where} ({reason})"
+        elif isinstance(exc, httpx.ProxyError):
+            message = f"the proxy refused the request to {where} ({reason})"
+        elif isinstance(exc, httpx.UnsupportedProtocol):
+            message = f"unsupported URL scheme for {where}"
+        else:
+            message = f"request to {where} failed ({type(exc).__name__})"
+        network = isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
+        retry_safe = not_sent or (spec.idempotent and network)
+        return _Failed(TransportError(spec.operation, message), retry_safe)
+
+    def _reason(self, exc: Exception) -> str:
+        """The library's explanation, one short line, with any secret removed."""
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = redact(text, [self.account.secret, *self._secret_fields()])
+        lowered = text.lower()
+        if "refused" in lowered:
+            return "connection refused"
+        if "name or service not known" in lowered or "nodename nor servname" in lowered \
+                or "temporary failure in name resolution" in lowered:
+            return "host not found"
+        return text[:160]
+
+    def _secret_fields(self) -> list[Any]:
+        from ..config.secret import Secret
+
+        return [v for v in self.account.fields.values() if isinstance(v, Secret)]

@@ -1,0 +1,400 @@
+"""Run a handler in a forked worker process under a hard deadline. Knows nothing of Lua.
+
+The parent forks a child lazily on the first request; the child keeps serving requests one after another, so state
+the handler keeps (a Lua sandbox, say) survives between them. Requests, streamed events and results travel as
+length-prefixed JSON over two pipes. The parent waits with ``select`` against the deadline, so a child that hangs
+in C code, deadlocks or stops writing cannot hang it: at the deadline the child is SIGKILLed and the next request
+starts a fresh one. Events received before a kill are kept.
+
+Forking: ``request`` forks from the calling thread, which must be the thread that created the session, and the
+process must not have other threads running at that moment (a forked child only inherits the forking thread, and
+locks other threads held stay locked forever in it). The CLI runs single-threaded. On Linux the child is killed if
+that thread ends (PR_SET_PDEATHSIG); everywhere it exits when the request pipe reaches end-of-file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import select
+import signal
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kosmo_lua.errors import UsageError
+
+__all__ = ["WorkerReply", "WorkerSession"]
+
+Handler = Callable[[dict, Callable[[dict], None]], dict]
+
+_HEADER = struct.Struct(">I")
+_MAX_FRAME = 1 << 30  # a length beyond this means the stream is corrupt
+_READ_CHUNK = 1 << 16
+_CLOSE_GRACE = 1.0  # seconds a closing child gets to exit on its own before SIGKILL
+
+# Every pipe end any session of this process holds; a new child closes all of them but its own.
+_open_session_fds: set[int] = set()
+
+
+@dataclass
+class WorkerReply:
+    """What came back from one request."""
+
+    result: dict | None  # the handler's result; None when the child was killed or crashed
+    events: list[dict] = field(default_factory=list)  # every event received, in order (kept after a kill)
+    killed: bool = False  # the deadline passed and the child was SIGKILLed
+    crashed: bool = False  # the child died on its own (abort, segfault, os._exit) before answering
+    exit_status: int | None = None  # shell convention: exit code, or 128 + signal number (134 abort, 137 kill)
+    fresh: bool = False  # ran in a newly forked child: first request, or earlier state was lost
+
+
+def _exit_status(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
+
+
+def _encode_frame(message: dict) -> bytes:
+    body = json.dumps(message, separators=(",", ":")).encode()
+    return _HEADER.pack(len(body)) + body
+
+
+def _parent_death_signal() -> Callable[[], None]:
+    """A function that asks Linux to SIGKILL the calling process when its parent thread dies (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return lambda: None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return lambda: None
+    pr_set_pdeathsig = 1
+
+    def arm() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+    return arm
+
+
+_arm_parent_death: Callable[[], None] | None = None
+
+
+class _Child:
+    """The parent's handle on one forked worker."""
+
+    def __init__(self, pid: int, request_fd: int, reply_fd: int) -> None:
+        self.pid = pid
+        self.request_fd = request_fd  # parent writes requests here
+        self.reply_fd = reply_fd  # parent reads events and results here
+        self.buffer = bytearray()
+        self.status: int | None = None  # raw wait status once reaped
+
+    def send(self, message: dict, deadline: float) -> bool:
+        """Write one frame before the deadline; False when the child is gone or the deadline passed."""
+        data = memoryview(_encode_frame(message))
+        while data:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            _, writable, _ = select.select([], [self.request_fd], [], remaining)
+            if not writable:
+                continue
+            try:
+                written = os.write(self.request_fd, data[:_READ_CHUNK])
+            except (BrokenPipeError, OSError):
+                return False
+            data = data[written:]
+        return True
+
+    def receive(self, deadline: float) -> dict | str:
+        """The next message, or "timeout" when the deadline passed, or "eof" when the child closed the pipe."""
+        while True:
+            message = self._take_frame()
+            if message is not None:
+                return message
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            readable, _, _ = select.select([self.reply_fd], [], [], remaining)
+            if not readable:
+                continue
+            try:
+                chunk = os.read(self.reply_fd, _READ_CHUNK)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                return "eof"
+            self.buffer += chunk
+
+    def _take_frame(self) -> dict | None:
+        if len(self.buffer) < _HEADER.size:
+            return None
+        (size,) = _HEADER.unpack_from(self.buffer)
+        if size > _MAX_FRAME:
+            raise ValueError("corrupt message stream from the worker")
+        end = _HEADER.size + size
+        if len(self.buffer) < end:
+            return None
+        body = bytes(self.buffer[_HEADER.size:end])
+        del self.buffer[:end]
+        return json.loads(body)
+
+    def alive(self) -> bool:
+        if self.status is not None:
+            return False
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            self.status = 0
+            return False
+        if pid == 0:
+            return True
+        self.status = status
+        return False
+
+    def kill(self) -> int:
+        """SIGKILL and reap; returns the exit status (shell convention)."""
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._wait_blocking()
+        self._close_fds()
+        return _exit_status(self.status or 0)
+
+    def reap(self, grace: float) -> int:
+        """Wait up to ``grace`` seconds for the child to exit on its own, then kill it; returns the exit status."""
+        until = time.monotonic() + grace
+        while self.alive() and time.monotonic() < until:
+            time.sleep(0.01)
+        return self.kill()
+
+    def _wait_blocking(self) -> None:
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            status = 0
+        self.status = status
+
+    def _close_fds(self) -> None:
+        for fd in (self.request_fd, self.reply_fd):
+            if fd in _open_session_fds:
+                _open_session_fds.discard(fd)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+
+class WorkerSession:
+    """A forked worker that runs ``handler(payload, emit)`` for each request. Also a context manager."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self._owner_pid = os.getpid()
+        self._owner_thread = threading.get_ident()
+        self._child: _Child | None = None
+        self._closed = False
+
+    @property
+    def pid(self) -> int | None:
+        """The current worker's process id (None before the first request and after a kill or crash)."""
+        return self._child.pid if self._child is not None else None
+
+    def request(self, payload: dict, *, timeout: float,
+                on_event: Callable[[dict], None] | None = None) -> WorkerReply:
+        """Run one request in the worker, waiting at most ``timeout`` seconds before killing it."""
+        self._check_caller("request")
+        if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout)
+                or timeout <= 0):
+            raise UsageError(f"WorkerSession.request: timeout: expected a positive number of seconds, got {timeout!r}")
+        if not isinstance(payload, dict):
+            raise UsageError(f"WorkerSession.request: payload: expected a dict, got {type(payload).__name__}")
+        deadline = time.monotonic() + timeout
+        fresh = False
+        if self._child is not None and not self._child.alive():
+            self._child.kill()  # died while idle: reap it and start over
+            self._child = None
+        if self._child is None:
+            self._child = self._spawn()
+            fresh = True
+        child = self._child
+        events: list[dict] = []
+        try:
+            if not child.send({"payload": payload}, deadline):
+                return self._lost(child, events, fresh, timed_out=time.monotonic() >= deadline)
+            while True:
+                message = child.receive(deadline)
+                if message == "timeout":
+                    return self._lost(child, events, fresh, timed_out=True)
+                if message == "eof":
+                    return self._lost(child, events, fresh, timed_out=False)
+                assert isinstance(message, dict)
+                if "event" in message:
+                    events.append(message["event"])
+                    if on_event is not None:
+                        on_event(message["event"])
+                else:
+                    return WorkerReply(message.get("result"), events, fresh=fresh)
+        except BaseException:
+            # An on_event callback failed, Ctrl-C, a corrupt stream: the worker's state is unknown, end it.
+            child.kill()
+            self._child = None
+            raise
+
+    def close(self) -> None:
+        """End the worker: it gets end-of-file on its request pipe and a moment to exit, then SIGKILL."""
+        if self._closed or os.getpid() != self._owner_pid:
+            return  # a forked child holding a copy of this object must not touch the parent's worker
+        self._closed = True
+        child, self._child = self._child, None
+        if child is not None:
+            fd = child.request_fd
+            if fd in _open_session_fds:
+                _open_session_fds.discard(fd)
+                os.close(fd)
+            child.reap(_CLOSE_GRACE)
+
+    def __enter__(self) -> "WorkerSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- internals -----------------------------------------------------------------------------------------------
+
+    def _check_caller(self, what: str) -> None:
+        if self._closed:
+            raise UsageError(f"WorkerSession.{what}: the session is closed")
+        if os.getpid() != self._owner_pid or threading.get_ident() != self._owner_thread:
+            raise UsageError(f"WorkerSession.{what}: call it from the thread (and process) that created the session")
+
+    def _lost(self, child: _Child, events: list[dict], fresh: bool, *, timed_out: bool) -> WorkerReply:
+        self._child = None
+        if timed_out:
+            status = child.kill()
+        else:
+            status = child.reap(_CLOSE_GRACE)
+        return WorkerReply(None, events, killed=timed_out, crashed=not timed_out, exit_status=status, fresh=fresh)
+
+    def _spawn(self) -> _Child:
+        global _arm_parent_death
+        if _arm_parent_death is None:
+            _arm_parent_death = _parent_death_signal()  # loaded before fork, so the child needs no import
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        parent_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            _child_main(self._handler, request_r, reply_w, parent_pid, _arm_parent_death)
+        os.close(request_r)
+        os.close(reply_w)
+        _open_session_fds.update((request_w, reply_r))
+        return _Child(pid, request_w, reply_r)
+
+
+# -- the child -----------------------------------------------------------------------------------------------------
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    parts = bytearray()
+    while len(parts) < size:
+        chunk = os.read(fd, size - len(parts))
+        if not chunk:
+            return None
+        parts += chunk
+    return bytes(parts)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _close_other_fds(keep: set[int]) -> None:
+    """Close every inherited descriptor above stderr except ``keep`` (other sessions' pipes, files, sockets)."""
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, max(low, _max_fd()))
+
+
+def _max_fd() -> int:
+    try:
+        return max(int(name) for name in os.listdir("/proc/self/fd")) + 1
+    except (OSError, ValueError):
+        return os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
+
+
+def _child_main(handler: Handler, request_fd: int, reply_fd: int, parent_pid: int,
+                arm_parent_death: Callable[[], None]) -> None:
+    code = 0
+    try:
+        arm_parent_death()
+        if os.getppid() != parent_pid:  # the parent died before the signal was armed
+            os._exit(0)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        _close_other_fds({request_fd, reply_fd})
+        _redirect_fault_handler()
+        debug = os.environ.get("KOSMO_DEBUG") == "1"
+
+        def emit(event: dict) -> None:
+            _write_all(reply_fd, _encode_frame({"event": event}))
+
+        while True:
+            header = _read_exact(request_fd, _HEADER.size)
+            if header is None:
+                break  # the parent closed the session (or died)
+            body = _read_exact(request_fd, _HEADER.unpack(header)[0])
+            if body is None:
+                break
+            payload = json.loads(body)["payload"]
+            try:
+                result = handler(payload, emit)
+                if not isinstance(result, dict):
+                    raise TypeError(f"the handler returned {type(result).__name__}, expected dict")
+                frame = _encode_frame({"result": result})
+            except BaseException as exc:  # noqa: BLE001 - anything the handler does becomes a result
+                frame = _encode_frame({"result": _internal_error(exc, debug)})
+            _write_all(reply_fd, frame)
+    except BaseException:  # noqa: BLE001 - a broken pipe or anything else: just leave
+        code = 1
+    finally:
+        os._exit(code)  # never run the parent's atexit handlers or flush its buffers
+
+
+def _internal_error(exc: BaseException, debug: bool) -> dict:
+    result: dict[str, Any] = {"internal_error": f"{type(exc).__name__}: {exc}"}
+    if debug:
+        import traceback
+
+        result["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return result
+
+
+def _redirect_fault_handler() -> None:
+    """faulthandler may write to a descriptor we just closed (pytest dups stderr for it): point it at stderr."""
+    import faulthandler
+
+    if faulthandler.is_enabled():
+        try:
+            faulthandler.enable(file=2)
+        except (ValueError, OSError, TypeError):
+            faulthandler.disable()

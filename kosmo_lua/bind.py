@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CallError, KosmoError
+from .errors import CallError, CpuLimitExceeded, KosmoError
 from .sandbox.values import LuaArray
 
 if TYPE_CHECKING:
@@ -115,6 +115,7 @@ class IntegrationBinder:
         from .ops.files import resolve_file_inputs
         from .ops.request import build_request
         from .ops.response import parse_response
+        from .net import DeadlineReached
         from .ops.validate import validate_args
 
         info = loaded.info
@@ -123,6 +124,7 @@ class IntegrationBinder:
                                   "error": None, "duration_ms": 0.0}
         started = time.perf_counter()
         try:
+            self._check_enabled(info)
             normalised = validate_args(op, {} if next_url else args, function=function)
             bypassed = check_permission(info, op.access, function=function, policy=self._policy(info),
                                         force=self.options.force, agent=self.options.agent)
@@ -142,6 +144,10 @@ class IntegrationBinder:
             result = self._finish(op, normalised, result, function)
             record["status"] = "ok"
             return result
+        except DeadlineReached as exc:
+            # The call ran into the script's time limit: that ends the script like any other time-out.
+            record["error"] = str(exc)
+            raise CpuLimitExceeded(self.engine.sandbox.cpu_limit) from None
         except CallError as exc:
             record["error"] = str(exc)
             status = exc.data.get("status")
@@ -161,6 +167,15 @@ class IntegrationBinder:
             overwrite = bool(args.engine.get("overwrite"))
             return save_media(result, save_to, cwd=Path(self.options.cwd), overwrite=overwrite, function=function)
         return result
+
+    def _check_enabled(self, info: Any) -> None:
+        try:
+            enabled = self.config().enabled(info.name)
+        except KosmoError:
+            enabled = True
+        if not enabled:
+            raise CallError(f"{info.name} is disabled in the configuration; enable it with `kosmo "
+                            f"integrations:configure {info.name} --enable`", kind="disabled", integration=info.name)
 
     def _policy(self, info: Any) -> dict[str, str]:
         try:

@@ -6,11 +6,13 @@ import re
 
 import pytest
 
-from kosmo_lua.errors import DocNotFound
+from kosmo_lua.errors import DocNotFound, LuaRuntimeError
 from kosmo_lua.stdlib import docs as docs_lib
 from kosmo_lua.stdlib.docs import DocPage, DocsIndex, core_pages, parse_page
 
-CORE = {"overview", "json", "regex", "output", "errors", "examples", "limits"}
+# The pages this part of the engine owns; other parts may add core pages of their own (mcp.md).
+OWN = {"overview", "json", "regex", "output", "errors", "examples", "limits"}
+CORE = {p.name for p in core_pages()}
 
 
 class CountingProvider:
@@ -56,7 +58,7 @@ def index(replicate: CountingProvider) -> DocsIndex:
 
 def test_core_pages_exist_with_titles_and_summaries() -> None:
     pages = {p.name: p for p in core_pages()}
-    assert set(pages) == CORE
+    assert OWN <= set(pages)
     for page in pages.values():
         assert page.title and page.summary and page.namespace == "core"
         assert page.body.startswith(f"# {page.title}\n"), page.name
@@ -206,6 +208,7 @@ def test_search_ranks_names_first_and_loads_providers(index: DocsIndex, replicat
 
 
 def test_search_exact_name_wins(index: DocsIndex) -> None:
+    assert index.search("list predictions")[0]["name"] == "replicate.list_predictions"
     assert index.search("regex")[0]["name"] == "regex"
     assert index.search("json.decode")[0]["name"] == "json"
     assert index.search("get_account")[0]["name"] == "replicate.get_account"
@@ -215,6 +218,9 @@ def test_search_finds_body_terms_with_snippet(index: DocsIndex) -> None:
     hits = index.search("catastrophic")
     assert hits and hits[0]["name"] in {"regex", "limits"}
     assert "catastrophic" in hits[0]["snippet"].lower()
+    # The title line is not repeated in the snippet.
+    assert not index.search("cancel prediction")[0]["snippet"].startswith("#")
+    assert index.search("cancel prediction")[0]["snippet"] == "This function will cancel prediction."
 
 
 def test_search_prefixes_plurals_limit_and_stopwords(index: DocsIndex) -> None:
@@ -308,7 +314,7 @@ def test_lua_errors(lua) -> None:  # type: ignore[no-untyped-def]
         ("docs.list(5)", "docs.list: namespace: expected a string, got number"),
         ("docs.list('nope')", "docs.list: namespace: unknown namespace 'nope' (known: core, replicate)"),
     ]:
-        with pytest.raises(Exception) as info:
+        with pytest.raises(LuaRuntimeError) as info:
             lua.execute(call)
         assert fragment in str(info.value), call
 
@@ -325,7 +331,7 @@ def _lua_blocks() -> list[tuple[str, int, str]]:
 
 def test_pages_have_runnable_examples() -> None:
     pages_with_examples = {name for name, _, _ in _lua_blocks()}
-    assert pages_with_examples == CORE
+    assert OWN <= pages_with_examples
 
 
 @pytest.mark.parametrize(("page", "number", "code"), _lua_blocks(), ids=lambda v: str(v)[:20])
@@ -344,3 +350,12 @@ def test_page_examples_run(page: str, number: int, code: str) -> None:
         index.add(p)
     docs_lib.install(sandbox, index)
     sandbox.execute(code, f"={page}.md block {number}")
+    # "--> text" comments show the output, one comment per line, in order (a trailing "..." cuts the line short).
+    shown = [m.group(1) for m in re.finditer(r"--> ?(.*)$", code, re.M)]
+    printed = "\n".join(lines).split("\n")
+    assert len(printed) >= len(shown)
+    for expected, actual in zip(shown, printed):
+        if expected.endswith("..."):
+            assert actual.startswith(expected[:-3].rstrip()), (expected, actual)
+        else:
+            assert actual == expected

@@ -62,7 +62,7 @@ def lua() -> Harness:
         ("{ b = 2, a = 1 }", "{ a = 1, b = 2 }"),
         ('{ [3] = "c", [1] = "a" }', '{ "a", [3] = "c" }'),
         ('{ 10, 20, x = 1, [-1] = 0, [2.5] = 1 }', "{ 10, 20, [-1] = 0, [2.5] = 1, x = 1 }"),
-        ('{ ["a b"] = 1, ["end"] = 2, _ok = 3, ["1x"] = 4 }', '{ ["1x"] = 4, ["a b"] = 1, ["end"] = 2, _ok = 3 }'),
+        ('{ ["a b"] = 1, ["end"] = 2, _ok = 3, ["1x"] = 4 }', '{ ["1x"] = 4, _ok = 3, ["a b"] = 1, ["end"] = 2 }'),
         ("{ [true] = 1, [false] = 0, z = 2, [1] = 9 }", "{ 9, z = 2, [false] = 0, [true] = 1 }"),
         ("{ {} }", "{ {} }"),
         ("{ f = print }", "{ f = <function> }"),
@@ -126,6 +126,12 @@ def test_metatables_are_not_consulted(lua: Harness) -> None:
     dump(t)
     """)
     assert lua.lines == ["{ a = 1 }"]
+
+
+def test_a_scripts_eq_metamethod_cannot_fake_null(lua: Harness) -> None:
+    lua.lines.clear()
+    lua.execute("local liar = setmetatable({ 1 }, { __eq = function() return true end }); dump(liar)")
+    assert lua.lines == ["{ 1 }"]
 
 
 def test_returns_all_arguments_and_renders_each(lua: Harness) -> None:

@@ -512,7 +512,7 @@ def test_check_reports_every_problem() -> None:
     problems = check({"a": True, "c": ["ok", "long", 3], "d": 1}, schema, "body")
     assert {(p.field, p.kind) for p in problems} == {
         ("body.b", "required"), ("body.d", "unknown"), ("body.a", "type"), ("body.c[1]", "length"),
-        ("body[2]", "type") if False else ("body.c[2]", "type")}
+        ("body.c[2]", "type")}
     assert check({"a": 0, "b": "z"}, schema, "body")[0].message == "body.a: must be >= 1, got 0"
     assert check({"a": 2.0, "b": "x"}, schema, "body") == []  # 2.0 is an integer in JSON
     assert "expected object" in check([], schema, "body")[0].message

@@ -24,28 +24,34 @@ REPLICATE = ROOT / "integrations" / "replicate"
 
 
 def _replicate_spec() -> Path:
-    path = SPECS / "replicate-openapi.json"
-    if not path.is_file():
-        pytest.skip(f"Replicate's OpenAPI document is not at {path} (the shared specs folder is absent)")
-    return path
+    return _spec_of("replicate")
 
 
 def _committed() -> OperationTable:
     return load_table(REPLICATE / "operations.yaml")
 
 
-# -- Replicate ------------------------------------------------------------------------------------------------------
+# -- Replicate ---------------------------------------------------------------------------------------------------------
 
-def test_committed_operations_yaml_is_current(tmp_path: Path) -> None:
-    spec = _replicate_spec()
-    work = tmp_path / "replicate"
+def _spec_of(integration: str) -> Path:
+    path = SPECS / f"{integration}-openapi.json"
+    if not path.is_file():
+        pytest.skip(f"{integration}'s OpenAPI document is not at {path} (the shared specs folder is absent)")
+    return path
+
+
+@pytest.mark.parametrize("integration", ["replicate", "stability"])
+def test_committed_operations_yaml_is_current(integration: str, tmp_path: Path) -> None:
+    spec = _spec_of(integration)
+    folder = ROOT / "integrations" / integration
+    work = tmp_path / integration
     work.mkdir()
-    (work / "names.yaml").write_bytes((REPLICATE / "names.yaml").read_bytes())
+    (work / "names.yaml").write_bytes((folder / "names.yaml").read_bytes())
     generate_integration(work, spec)
     fresh = (work / "operations.yaml").read_text(encoding="utf-8")
-    committed = (REPLICATE / "operations.yaml").read_text(encoding="utf-8")
-    assert fresh == committed, ("operations.yaml is stale: run `kosmo integrations:generate replicate "
-                                "--spec ../shared/specs/replicate-openapi.json`")
+    committed = (folder / "operations.yaml").read_text(encoding="utf-8")
+    assert fresh == committed, (f"operations.yaml is stale: run `kosmo integrations:generate {integration} "
+                                f"--spec ../shared/specs/{integration}-openapi.json`")
 
 
 def test_every_spec_operation_is_in_the_table() -> None:
@@ -150,12 +156,13 @@ def _prose(node: Any, found: set[str]) -> None:
             _prose(item, found)
 
 
-def test_no_spec_prose_reaches_the_committed_table() -> None:
-    spec, _ = load_spec(_replicate_spec())
+@pytest.mark.parametrize("integration", ["replicate", "stability"])
+def test_no_spec_prose_reaches_the_committed_table(integration: str) -> None:
+    spec, _ = load_spec(_spec_of(integration))
     prose: set[str] = set()
     _prose(spec, prose)
-    text = (REPLICATE / "operations.yaml").read_text(encoding="utf-8")
-    names = (REPLICATE / "names.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "integrations" / integration / "operations.yaml").read_text(encoding="utf-8")
+    names = (ROOT / "integrations" / integration / "names.yaml").read_text(encoding="utf-8")
     flat = " ".join(text.split())
     copied = [p for p in prose if " ".join(p.split())[:60] in flat or p[:60] in names]
     assert not copied, f"spec prose copied into the repo: {copied[:3]}"
@@ -179,7 +186,51 @@ def test_committed_header_names_the_spec_and_digest() -> None:
                         r"\(sha256 [0-9a-f]{64}\)\. DO NOT EDIT: change names\.yaml and regenerate\.", first)
 
 
-# -- naming ----------------------------------------------------------------------------------------------------------
+# -- Stability ---------------------------------------------------------------------------------------------------------
+
+STABILITY_NAMES = {
+    "get_account": (), "get_balance": (), "generate_core": ("generate_core_image",),
+    "generate_ultra": ("generate_ultra_image",), "generate_sd3": ("generate_sd3_image",),
+    "inpaint": ("inpaint_image",), "erase": ("erase_image_area",), "remove_background": (),
+    "control_structure": (), "upscale_fast": ("fast_upscale",), "upscale_creative": ("creative_upscale",),
+    "get_creative_upscale_result": (), "get_result": (), "image_to_video": ("image_video",),
+    "get_video_result": (),
+}
+
+
+def test_stability_table() -> None:
+    spec, _ = load_spec(_spec_of("stability"))
+    table = load_table(ROOT / "integrations" / "stability" / "operations.yaml")
+    assert {op.operation_id for op in table.operations} == {
+        op["operationId"] for item in spec["paths"].values() for op in item.values()}
+    assert {op.name: op.aliases for op in table.operations} == STABILITY_NAMES
+    for op in table.operations:
+        # authorization / content-type / accept are the engine's: never Lua arguments.
+        assert not {p.name.lower() for p in op.params} & {"authorization", "content-type", "accept"}, op.name
+        assert op.summary and op.description and op.example.startswith("local stability = app.integrations.stability")
+        for p in op.params:
+            assert p.description, (op.name, p.name)
+        if op.method == "POST":
+            assert op.body is not None and op.body.encoding == "multipart", op.name
+            for f in op.body.fields:
+                assert f.description, (op.name, f.name)
+    index = table.by_name()
+    core = index["generate_core"]
+    assert core.headers == {"Accept": "image/*"} and core.response.accept == ("image/*", "application/json")
+    assert core.response.kind == "media"
+    assert core.response.header_fields == {"finish_reason": "finish-reason", "seed": "seed"}
+    assert core.response.json_fields["image"] == "body_base64"
+    assert [f.name for f in core.body.fields if f.required] == ["prompt"]  # type: ignore[union-attr]
+    assert {f.name: f.type for f in index["inpaint"].body.fields}["mask"] == "binary"  # type: ignore[union-attr]
+    assert index["upscale_creative"].response.kind == "json" and index["upscale_creative"].headers == {}
+    assert index["get_result"].headers == {"Accept": "*/*"}
+    assert index["get_result"].response.statuses == (200, 202)
+    assert index["get_video_result"].response.json_fields["video"] == "body_base64"
+    assert index["get_balance"].param("organization").name == "Organization"  # type: ignore[union-attr]
+    assert index["generate_core"].param("stability_client_id").location == "header"  # type: ignore[union-attr]
+
+
+# -- naming ------------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("summary", "alias"), [
     ("Get a collection of models", "get_collection_models"),
@@ -331,7 +382,8 @@ def test_names_yaml_decisions_apply() -> None:
     assert ops["beds.photo"].response.header_fields == {"taken": "x-taken-at"}
     assert ops["beds.photo"].extra == {"async": True}
     note = ops["notes.create"]
-    assert (note.access, note.auth, note.body.description) == ("read", False, "What to write.")  # type: ignore[union-attr]
+    assert (note.access, note.auth) == ("read", False)
+    assert note.body is not None and note.body.description == "What to write."
     assert ops["beds.plan"].summary == "GET /beds/{bed_id}/plan"  # spec_text false: no copied summary
 
 
@@ -421,6 +473,12 @@ def test_generate_integration_writes_file_and_reads_yaml_or_json(tmp_path: Path)
     as_json.write_text(json.dumps(spec), encoding="utf-8")
     again = generate_integration(folder, as_json, write=False)
     assert again.operations == table.operations
+
+
+def test_yaml_dates_stay_text(tmp_path: Path) -> None:
+    doc = tmp_path / "dated.yaml"
+    doc.write_text("openapi: 3.0.0\ninfo: {title: t, version: 2024-01-01}\npaths: {}\n", encoding="utf-8")
+    assert generate_table(load_spec(doc)[0], {}, "t").source["version"] == "2024-01-01"
 
 
 def test_unreadable_spec_is_a_config_error(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kosmo_lua.errors import ArgumentError, CallError
+from kosmo_lua.errors import ArgumentError, LuaRuntimeError
 from kosmo_lua.sandbox.values import JSON_NULL, LuaArray
 from kosmo_lua.stdlib import jsonlib
 from kosmo_lua.stdlib.jsonlib import decode, encode
@@ -89,7 +89,7 @@ def test_encode_refuses_absurd_nesting() -> None:
     deep: object = 1
     for _ in range(jsonlib.MAX_DEPTH + 5):
         deep = LuaArray([deep])
-    with pytest.raises(ArgumentError, match="nested more than"):
+    with pytest.raises(ArgumentError, match="nested 200 or more levels deep"):
         encode(deep)
 
 
@@ -254,14 +254,34 @@ def test_lua_errors_are_catchable_tables(lua) -> None:  # type: ignore[no-untype
     ],
 )
 def test_lua_bad_arguments_give_clear_errors(lua, code: str, fragment: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(Exception) as info:
+    with pytest.raises(LuaRuntimeError) as info:
         lua.execute(code)
     assert fragment in str(info.value)
     assert "Traceback" not in str(info.value)
 
 
 def test_lua_encode_refuses_functions(lua) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(Exception) as info:
+    with pytest.raises(LuaRuntimeError) as info:
         lua.execute("return json.encode({f = print})")
-    assert "function" in str(info.value)
-    assert isinstance(info.value, (CallError, Exception))
+    assert "json.encode" in str(info.value) and "function" in str(info.value)
+
+
+def test_lua_decode_too_large_for_the_memory_limit_ends_cleanly() -> None:
+    runtime = pytest.importorskip("kosmo_lua.sandbox.runtime", reason="kosmo_lua.sandbox.runtime not written yet")
+    from kosmo_lua.errors import MemoryLimitExceeded
+
+    sandbox = runtime.Sandbox(memory_limit=2 * 1024 * 1024)
+    jsonlib.install(sandbox)
+    # A 400 KB document fits as a string, but 200,000 decoded elements do not fit in 2 MiB.
+    with pytest.raises(MemoryLimitExceeded):
+        sandbox.execute('local s = "[" .. string.rep("1,", 200000) .. "1]"; local t = json.decode(s); return #t')
+    # The sandbox stays usable afterwards.
+    assert sandbox.execute('return #json.decode("[1,2,3]")') == [3]
+
+
+def test_lua_nesting_limit_is_a_clear_error(lua) -> None:  # type: ignore[no-untyped-def]
+    depth = jsonlib.MAX_DEPTH
+    ok = lua.execute(f'local t = json.decode(string.rep("[", {depth}) .. string.rep("]", {depth})); return type(t)')
+    assert ok == ["table"]
+    with pytest.raises(LuaRuntimeError, match=f"json.decode: text: nested {depth} or more levels deep"):
+        lua.execute(f'return json.decode(string.rep("[", {depth + 1}) .. string.rep("]", {depth + 1}))')

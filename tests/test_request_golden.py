@@ -173,3 +173,78 @@ def test_multipart_bodies_are_deterministic(integration: str, case: dict[str, An
     boundary = first.content_type.split("boundary=", 1)[1]  # type: ignore[union-attr]
     for part in parse_multipart(first.body, first.content_type):  # type: ignore[arg-type]
         assert boundary.encode() not in part.content
+
+
+# -- protocol features on a hand-written document (tests/fixtures/garden-3.0.yaml) -------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _garden() -> dict[str, Any]:
+    from kosmo_lua.ops.generate import generate_table, load_spec
+
+    spec, _ = load_spec(Path(__file__).resolve().parent / "fixtures" / "garden-3.0.yaml")
+    return {op.operation_id: op for op in generate_table(spec, {}, "garden").operations}
+
+
+def _build(op_id: str, args: Any, cwd: Path | None = None) -> RequestSpec:
+    op = _garden()[op_id]
+    normalised = validate_args(op, args, function=f"garden.{op.name}")
+    normalised = resolve_file_inputs(op, normalised, function=f"garden.{op.name}", cwd=cwd)
+    return build_request(op, normalised, integration="garden")
+
+
+def test_query_arrays_repeat_and_booleans_are_words() -> None:
+    spec = _build("beds.list", {"tag": ["sunny", "raised"], "include_empty": False, "page_size": 50,
+                                "x_request_tag": "nightly"})
+    assert spec.query == (("tag", "sunny"), ("tag", "raised"), ("include_empty", "false"), ("page_size", "50"))
+    assert spec.headers == (("X-Request-Tag", "nightly"),)
+
+
+def test_accept_argument_replaces_the_default_accept_header() -> None:
+    assert _build("beds.get", {"bed_id": "b1"}).headers == (("Accept", "application/json"),)
+    assert _build("beds.get", {"bed_id": "b1", "accept": "text/markdown"}).headers == (("Accept", "text/markdown"),)
+
+
+def test_url_encoded_form() -> None:
+    spec = _build("sessions.create", {"username": "ann lee", "password": "p&ss=w0rd!", "remember": True,
+                                      "scopes": ["beds:read", "beds:write"]})
+    assert spec.content_type == "application/x-www-form-urlencoded"
+    assert spec.body == (b"username=ann+lee&password=p%26ss%3Dw0rd%21&remember=true"
+                         b"&scopes=beds%3Aread&scopes=beds%3Awrite")
+
+
+def test_multipart_rules_for_files_numbers_objects_and_nulls(tmp_path: Path) -> None:
+    (tmp_path / "bed.jpg").write_bytes(b"\xff\xd8\xff\xe0jpeg")
+    spec = _build("beds.photo.upload", {
+        "bed_id": "b/1", "photo": "bed.jpg", "extra_photos": [b"\x00raw", {"content": "t", "filename": "n.txt"}],
+        "caption": "spring", "taken_at": JSON_NULL, "location": {"lat": 51.5, "lon": -0.12},
+    }, tmp_path)
+    assert spec.method == "PUT" and spec.path == "/beds/b%2F1/photo"
+    parts = [(p.name, p.filename, p.content_type, p.content)
+             for p in parse_multipart(spec.body, spec.content_type)]  # type: ignore[arg-type]
+    assert parts == [
+        ("photo", "bed.jpg", "image/jpeg", b"\xff\xd8\xff\xe0jpeg"),
+        ("extra_photos", "file", "application/octet-stream", b"\x00raw"),
+        ("extra_photos", "n.txt", "text/plain", b"t"),
+        ("caption", None, None, b"spring"),
+        ("location", None, None, b'{"lat":51.5,"lon":-0.12}'),
+    ]  # taken_at = json.null is not sent
+
+
+def test_whole_body_against_a_non_object_schema() -> None:
+    spec = _build("tags.replace", {"body": ["a", "b"]})
+    assert (spec.body, spec.content_type) == (b'["a","b"]', "application/json")
+    spec = _build("tags.replace", {"body": {}})  # an empty table where the schema says array
+    assert spec.body == b"[]"
+
+
+def test_text_body_and_integer_path_parameter() -> None:
+    spec = _build("notes.create", {"body": "Water the tomatoes.\n"})
+    assert (spec.body, spec.content_type) == (b"Water the tomatoes.\n", "text/plain")
+    assert _build("exports.download", {"export_id": 42.0}).path == "/exports/42"
+
+
+def test_build_request_never_sends_unresolved_files() -> None:
+    op = _garden()["beds.photo.upload"]
+    normalised = validate_args(op, {"bed_id": "b", "photo": "bed.jpg"}, function="garden.x")
+    with pytest.raises(ValueError, match="run resolve_file_inputs first"):
+        build_request(op, normalised, integration="garden")

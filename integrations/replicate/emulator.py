@@ -23,9 +23,10 @@ Cancel -> ``canceled``. ``Cancel-After: 30s | 5m | 1h2m3s | 45`` (>= 5 s) sets `
 ``emulator_slow: true`` with ``Prefer: wait=N`` holds the answer N seconds, then 202 ``processing``.
 
 Outputs depend only on a hash of model, version and input: image models give ``num_outputs`` PNG URLs on the
-emulator's own host (``/delivery/...``, served without a token); language models give a list of text tokens and a
-``urls.stream`` (server-sent events at ``/streams/<id>``); hello-world gives ``"hello <text>"``. A training that
-succeeds outputs ``{version, weights}`` and adds that version to its destination model.
+emulator's own host (``/delivery/...``, served without a token); language models give a list of text tokens
+(part of them while ``processing``); hello-world gives ``"hello <text>"``. Every prediction has a ``urls.stream``:
+server-sent events (``output`` per item, then ``done``, or ``error``) at ``/streams/<id>``, which runs it to the
+end. A training that succeeds outputs ``{version, weights}`` and adds that version to its destination model.
 
 Seed catalog: black-forest-labs/flux-schnell (official, image), stability-ai/sdxl (image, 2 versions),
 meta/meta-llama-3-8b-instruct (official, language), replicate/hello-world (2 versions); collections
@@ -281,7 +282,6 @@ class Job:
     output: Any  # the final output, shown once succeeded; URL strings may hold the "{origin}" marker
     output_kind: str
     fail_message: str | None = None
-    stream: bool = False
     deployment: str | None = None
     deadline: float | None = None
     destination: str | None = None  # trainings: "owner/name" receiving the new version
@@ -480,8 +480,7 @@ class ReplicateEmulator(Emulator):
         job = Job(kind=kind, id=job_id or self.ids.base32(kind), account=account, model=model.ref,
                   version=version_id, input=job_input, created_at=now,
                   output=_output_for(version.kind, digest, job_input), output_kind=version.kind,
-                  fail_message=str(fail) if fail is not None else None,
-                  stream=kind == "prediction" and version.kind == "text", source_version=version)
+                  fail_message=str(fail) if fail is not None else None, source_version=version)
         if kind == "training":
             job.output = {"version": None,  # decided when the training succeeds
                           "weights": f"{_ORIGIN}/delivery/{digest.hex()[:32]}/trained_model.tar"}
@@ -566,12 +565,13 @@ class ReplicateEmulator(Emulator):
         urls = {"cancel": call.url(api + "/cancel"), "get": call.url(api)}
         if job.kind == "prediction":
             urls["web"] = f"{WEB}/p/{job.id}"
-            if job.stream:
-                urls["stream"] = f"{call.origin}/streams/{job.id}"
+            urls["stream"] = f"{call.origin}/streams/{job.id}"
         data["urls"] = urls
         if job.stage >= 2 and job.started_at is not None and job.completed_at is not None:
             predict = round(0.5 + _digest(job.id)[0] / 100, 3)
             data["metrics"] = {"predict_time": predict, "total_time": round(predict + 0.25, 3)}
+        elif job.kind == "training":
+            data["metrics"] = {}  # trainings show an empty metrics object until they end
         data["source"] = "api"
         if job.deployment:
             data["deployment"] = job.deployment
@@ -978,7 +978,8 @@ class ReplicateEmulator(Emulator):
         r = d.current
         return {"owner": d.owner, "name": d.name, "current_release": {
             "number": r.number, "model": r.model, "version": r.version, "created_at": rfc3339(r.created_at),
-            "created_by": {"type": "user", "username": r.created_by, "name": f"Emulated user {r.created_by}"},
+            "created_by": {"type": "user", "username": r.created_by, "name": f"Emulated user {r.created_by}",
+                           "github_url": f"https://github.com/{r.created_by}"},
             "configuration": {"hardware": r.hardware, "min_instances": r.min_instances,
                               "max_instances": r.max_instances}}}
 

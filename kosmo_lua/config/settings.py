@@ -58,9 +58,10 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def _check_integrations(data: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
     """The ``integrations`` mapping of a config file, with its shape checked so later code can trust it."""
-    unknown = sorted(set(data) - {"integrations"})
+    # `mcp` belongs to kosmo_lua.mcp, which reads the same files; everything else is a typo worth reporting.
+    unknown = sorted(set(data) - {"integrations", "mcp"})
     if unknown:
-        raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; expected 'integrations'")
+        raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; expected 'integrations' or 'mcp'")
     integrations = data.get("integrations") or {}
     if not isinstance(integrations, dict):
         raise ConfigError(f"{path}: 'integrations' must be a mapping of integration name -> settings")

@@ -1,9 +1,9 @@
 """The base class of every API emulator: routing, credentials, faults, the request log and the two ways in.
 
 A subclass declares ``title``, ``api_prefix`` and handlers marked with ``@route``; it builds its data in
-``reset_state`` and renders errors in the API's own format by overriding ``error_reply``. Everything else (fault
-injection, logging with redaction, the in-process transport, the loopback server, control endpoints) is here and
-names no API.
+``reset_state`` (called from ``__init__``, so set the subclass's own options before ``super().__init__``) and renders
+errors in the API's own format by overriding ``error_reply``. Everything else (fault injection, logging with
+redaction, the in-process transport, the loopback server, control endpoints) is here and names no API.
 
 Handlers run one at a time under the emulator's state lock, so a subclass is thread-safe without locking of its
 own; waits (latency, held answers) happen outside the lock.
@@ -60,7 +60,7 @@ _HTML_PAGE = """<html>
 
 
 class Emulator:
-    title: ClassVar[str] = "API"  # for messages: "Replicate emulator listening on ..."
+    title: ClassVar[str] = "API"  # names the emulator in messages: "<title> emulator listening on ..."
     api_prefix: ClassVar[str] = ""  # path every API route lives under: "/v1"
     auth_schemes: ClassVar[tuple[str, ...]] = ("Bearer",)  # accepted Authorization schemes (case-insensitive)
 

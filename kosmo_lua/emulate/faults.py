@@ -14,7 +14,7 @@ rate_limit               at most ``limit`` requests per ``per_seconds`` per cred
 delay                    ``ms`` milliseconds of latency added to every matching request (combines with the others)
 drop_mid_body            the headers and part of the body are sent, then the connection closes
 read_timeout             the answer is held ``seconds`` before it is sent
-large_body               the answer is padded with whitespace to ``size_mb`` MB, streamed in chunks
+large_body               the answer is padded with whitespace to ``size_mb`` MiB in all, streamed in chunks
 =======================  ==============================================================================================
 
 The first five replace the answer: the request never reaches the emulated API, so nothing changes there (as

@@ -90,7 +90,8 @@ class Answer:
         out = [(k, v) for k, v in self.reply.headers if k.lower() not in ("content-length", "content-type")]
         if self.reply.content_type:
             out.append(("Content-Type", self.reply.content_type))
-        out.append(("Content-Length", str(len(self.reply.body) + self.pad_bytes)))
+        if self.reply.status >= 200 and self.reply.status not in (204, 304):  # these never have a body (RFC 9110)
+            out.append(("Content-Length", str(len(self.reply.body) + self.pad_bytes)))
         return out
 
 

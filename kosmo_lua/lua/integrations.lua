@@ -6,7 +6,12 @@ local list = host["kosmo.integrations.list"]
 local call = host["kosmo.integrations.call"]
 local call_url = host["kosmo.integrations.call_url"]
 local suggest = host["kosmo.suggest"]
-local helper_lib = host_helper_lib  -- set by the binder's install step (sleep, hmac, base64, progress, ...)
+-- Primitives for integration helpers (sleep, now, progress, hmac_sha256, base64_*, secure_equals, raise).
+local helper_lib = {}
+for path, fn in pairs(host) do
+  local name = path:match("^kosmo%.lib%.([%w_]+)$")
+  if name then helper_lib[name] = fn end
+end
 
 local function unknown(path, key, names)
   local hint = suggest(key, names)
@@ -62,7 +67,8 @@ local function function_namespace(name, desc, account)
     if helpers == nil then
       helpers = {}
       if desc.helpers_source then
-        local env = setmetatable({}, {__index = kosmo_safe_env})
+        -- Helpers run with the same safe globals as scripts, plus nothing: they reach the API through `ns`.
+        local env = kosmo.safe_globals()
         local chunk = assert(load(desc.helpers_source, "@" .. desc.helpers_chunkname, "t", env))
         helpers = chunk()(ns, helper_lib, path) or {}
       end

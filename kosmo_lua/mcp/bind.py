@@ -54,6 +54,12 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _prompt_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
 class McpBinding:
     """The MCP state of one engine (one worker): config, connections, and the host functions over them."""
 
@@ -94,14 +100,8 @@ class McpBinding:
 
     def deadline(self) -> float | None:
         """The running script's deadline (a time.monotonic() value), or None outside a script."""
-        sandbox = self.engine.sandbox
-        value = getattr(sandbox, "deadline", None)
-        if value is None:
-            # Until the sandbox exposes a public ``deadline`` property, read the one it keeps for its own checks.
-            value = getattr(sandbox, "_deadline", None)
-        if value is None or (isinstance(value, float) and math.isinf(value)):
-            return None
-        return float(value)
+        value = self.engine.sandbox.deadline
+        return None if math.isinf(value) else float(value)
 
     def _server(self, function: str, name: Any, parameter: str = "server") -> ServerConfig:
         if not isinstance(name, str) or not name:
@@ -130,10 +130,10 @@ class McpBinding:
         return tools[tool]
 
     def _split(self, function: str, qualified: Any) -> tuple[ServerConfig, str]:
+        """"server.tool" -> (server config, tool name)."""
         if not isinstance(qualified, str) or "." not in qualified:
-            raise ArgumentError(function, [f"name: expected \"server.tool\", got "
-                                           f"{qualified!r}" if isinstance(qualified, str) else
-                                           f"name: expected \"server.tool\" (string), got {_type_name(qualified)}"])
+            got = repr(qualified) if isinstance(qualified, str) else _type_name(qualified)
+            raise ArgumentError(function, [f"name: expected \"server.tool\" (a string), got {got}"])
         server, tool = qualified.split(".", 1)
         return self._server(function, server, "name"), tool
 
@@ -249,10 +249,11 @@ class McpBinding:
         config = self._server("mcp.get_prompt", server)
         if not isinstance(name, str) or not name:
             raise ArgumentError("mcp.get_prompt", [f"name: expected a prompt name (string), got {_type_name(name)}"])
-        if args is not None and not isinstance(args, (dict, list)):
-            raise ArgumentError("mcp.get_prompt", [f"args: expected a table of strings, got {_type_name(args)}"])
-        arguments = {str(k): v if isinstance(v, str) else str(v) for k, v in (args or {}).items()} \
-            if isinstance(args, dict) else {}
+        if args is not None and not isinstance(args, dict) and args != []:
+            raise ArgumentError("mcp.get_prompt", [f"args: expected a table of named strings, got "
+                                                   f"{'a list' if isinstance(args, list) else _type_name(args)}"])
+        # Prompt arguments are strings in MCP; numbers and booleans are converted the way Lua prints them.
+        arguments = {str(k): _prompt_text(v) for k, v in args.items()} if isinstance(args, dict) else {}
         function = f"mcp.{config.name}.get_prompt"
 
         def work(record: dict[str, Any]) -> Any:

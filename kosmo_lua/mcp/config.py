@@ -27,7 +27,7 @@ from typing import Any
 from ..config.envref import MissingEnvVar, env_var_of, resolve_env
 from ..config.paths import CONFIG_FILE, CREDENTIALS_FILE, home_dir, project_dir
 from ..config.settings import POLICIES, merge
-from ..config.yamlfile import read_mapping
+from ..config.yamlfile import read_mapping, warn_if_exposed
 from ..errors import ConfigError
 
 __all__ = ["ServerConfig", "load_servers", "SERVER_NAME", "ENV_NAME", "SERVER_KEYS", "credentials_key",
@@ -171,7 +171,10 @@ def load_servers(cwd: Path | None = None, home: Path | None = None) -> dict[str,
     if project_file.is_file() and project_file.resolve() != home_file.resolve():
         merged = merge(merged, _section(read_mapping(project_file), project_file))
     cred_file = home_path / CREDENTIALS_FILE
-    credentials = read_mapping(cred_file) if cred_file.exists() else {}
+    credentials: dict[str, Any] = {}
+    if cred_file.exists():
+        warn_if_exposed(cred_file)
+        credentials = read_mapping(cred_file)
     servers: dict[str, ServerConfig] = {}
     for name in sorted(merged):
         settings = merged[name]

@@ -17,7 +17,7 @@ import concurrent.futures
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -83,14 +83,14 @@ class LoopThread:
     def running(self) -> bool:
         return self._loop is not None
 
-    def run(self, coro: Awaitable[T], timeout: float) -> T:
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         """Run coro on the loop and wait at most timeout seconds (then cancel it and raise ``_Timeout``)."""
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result(max(timeout, 0.0))
         except concurrent.futures.TimeoutError:
             if future.done() and not future.cancelled() and future.exception() is not None:
-                raise future.exception() from None  # type: ignore[misc]
+                raise future.exception() from None  # type: ignore[misc]  # checked just above
             future.cancel()
             raise _Timeout() from None
 
@@ -99,9 +99,22 @@ class LoopThread:
             self._loop.call_soon_threadsafe(fn)
 
     def stop(self) -> None:
+        """Cancel what is still running (bounded), then end the loop and its thread."""
         loop, thread = self._loop, self._thread
         if loop is None:
             return
+
+        async def cancel_rest() -> None:
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in rest:
+                task.cancel()
+            if rest:
+                await asyncio.wait(rest, timeout=CLOSE_WAIT)
+
+        try:
+            self.run(cancel_rest(), CLOSE_WAIT + 1)
+        except BaseException:  # noqa: BLE001 - stopping must not fail; the thread is a daemon anyway
+            pass
         self._loop = self._thread = None
         loop.call_soon_threadsafe(loop.stop)
         if thread is not None:
@@ -146,15 +159,20 @@ class ServerConnection:
     def alive(self) -> bool:
         return self._alive and self._session is not None
 
-    def _stderr_tail(self) -> str:
-        """The last lines the server wrote to stderr, with every configured secret masked."""
+    def _stderr_size(self) -> int:
+        try:
+            return int(self._errlog.seek(0, 2)) if self._errlog is not None else 0
+        except (OSError, ValueError):
+            return 0
+
+    def _stderr_tail(self, since: int = 0) -> str:
+        """The last lines the server wrote to stderr (after offset since), with every configured secret masked."""
         log = self._errlog
         if log is None:
             return ""
         try:
-            log.flush()
             size = log.seek(0, 2)
-            log.seek(max(0, size - 4096))
+            log.seek(max(since, size - 4096))
             text = log.read().decode("utf-8", "replace")
         except (OSError, ValueError):
             return ""
@@ -162,8 +180,8 @@ class ServerConnection:
         tail = redact("\n".join(lines), self.config.secret_values())
         return tail[-_STDERR_CHARS:]
 
-    def _with_stderr(self, message: str) -> str:
-        tail = self._stderr_tail()
+    def _with_stderr(self, message: str, since: int = 0) -> str:
+        tail = self._stderr_tail(since)
         return f"{message}. Its last error output:\n{tail}" if tail else message
 
     def start(self, deadline: float | None) -> "ClientSession":
@@ -182,6 +200,8 @@ class ServerConnection:
             raise CallError(str(exc), kind="mcp", server=self.name) from None
         cwd = self._cwd_path()
         params = StdioServerParameters(command=self.config.command, args=list(self.config.args), env=env, cwd=cwd)
+        if self._errlog is not None:
+            self._errlog.close()  # the previous process keeps its own descriptor until it exits
         self._errlog = tempfile.TemporaryFile(mode="w+b")
         timeout = remaining_time(deadline)
         if timeout <= 0:
@@ -248,7 +268,8 @@ class ServerConnection:
             if not isinstance(exc, Exception):
                 raise
         finally:
-            self._alive = False
+            if self._task is asyncio.current_task():  # an older, replaced task must not mark its successor dead
+                self._alive = False
             if not ready.done():
                 ready.set_exception(RuntimeError("the connection ended"))
 
@@ -296,12 +317,14 @@ class ServerConnection:
 
     # -- requests ----------------------------------------------------------------------------------------------
 
-    def request(self, what: str, make: Callable[["ClientSession"], Awaitable[T]], deadline: float | None) -> T:
+    def request(self, what: str, make: Callable[["ClientSession"], Coroutine[Any, Any, T]],
+                deadline: float | None) -> T:
         """Run one request; ``what`` names it in errors (``mcp.time.get_current_time``)."""
         session = self.start(deadline)
         timeout = remaining_time(deadline)
         if timeout <= 0:
             raise DeadlineReached(what, f"the MCP server '{self.name}' to answer")
+        since = self._stderr_size()
         try:
             return self._loop.run(make(session), timeout)
         except _Timeout:
@@ -309,21 +332,21 @@ class ServerConnection:
         except CallError:
             raise
         except BaseException as exc:  # noqa: BLE001 - converted to one clear error below
-            raise self._request_failure(what, _leaf(exc)) from None
+            raise self._request_failure(what, _leaf(exc), since) from None
 
-    def _request_failure(self, what: str, exc: BaseException) -> CallError:
+    def _request_failure(self, what: str, exc: BaseException, since: int) -> CallError:
         from mcp import MCPError
 
         if isinstance(exc, MCPError):
             if exc.code == _CONNECTION_CLOSED:
                 message = self._with_stderr(f"{what}: the MCP server '{self.name}' closed the connection (it exited "
-                                            f"or crashed; it will be restarted on the next call)")
+                                            f"or crashed; it will be restarted on the next call)", since)
                 self._shutdown_async()
                 return CallError(message, kind="mcp", server=self.name, code=exc.code)
             return CallError(f"{what}: the MCP server '{self.name}' answered with an error: {exc.message}",
                              kind="mcp", server=self.name, code=exc.code)
         if not self._alive:
-            message = self._with_stderr(f"{what}: the MCP server '{self.name}' is no longer running")
+            message = self._with_stderr(f"{what}: the MCP server '{self.name}' is no longer running", since)
             self._shutdown_async()
             return CallError(message, kind="mcp", server=self.name)
         return CallError(f"{what}: the MCP request failed: {type(exc).__name__}: {exc}", kind="mcp",

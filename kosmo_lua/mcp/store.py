@@ -132,8 +132,10 @@ def apply_server_change(change: ServerChange, *, home: Path | None = None, cwd: 
             # Stored absolute: the config is read from other working directories later.
             entry["cwd"] = str(Path(change.cwd).expanduser().resolve())
             report.lines.append(f"cwd: {entry['cwd']}")
-        env = entry.get("env") if isinstance(entry.get("env"), dict) else {}
-        secret_env = creds.get(secret_key, {}).get("env", {}) if isinstance(creds.get(secret_key), dict) else {}
+        env: dict[str, Any] = dict(entry["env"]) if isinstance(entry.get("env"), dict) else {}
+        stored = creds.get(secret_key)
+        secret_env: dict[str, Any] = dict(stored["env"]) if isinstance(stored, dict) and \
+            isinstance(stored.get("env"), dict) else {}
         for key, value in change.env.items():
             if is_secret_env(key) and env_var_of(value) is None:
                 secret_env[key] = value
@@ -164,7 +166,8 @@ def apply_server_change(change: ServerChange, *, home: Path | None = None, cwd: 
         for access in ("read", "write"):
             value = getattr(change, access)
             if value is not None:
-                perms = entry.get("permissions") if isinstance(entry.get("permissions"), dict) else {}
+                perms: dict[str, Any] = dict(entry["permissions"]) if isinstance(entry.get("permissions"), dict) \
+                    else {}
                 perms[access] = value
                 entry["permissions"] = perms
                 report.lines.append(f"permissions.{access}: {value}")

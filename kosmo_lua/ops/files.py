@@ -17,6 +17,7 @@ import base64
 import binascii
 import mimetypes
 import os
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -108,12 +109,19 @@ def _read(path_text: str, *, cwd: Path | None, fail: Any, max_bytes: int) -> tup
     if not path.is_absolute() and cwd is not None:
         path = cwd / path
     try:
-        if path.is_dir():
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
             fail(f"'{path_text}' is a directory, not a file")
-        size = path.stat().st_size
-        if size > max_bytes:
-            fail(f"file '{path_text}' is {size} bytes, more than the {max_bytes} allowed")
-        return path.read_bytes(), path.name
+        if not stat.S_ISREG(info.st_mode):
+            # Devices and pipes could block or never end (/dev/zero): only regular files are read.
+            fail(f"'{path_text}' is not a regular file")
+        if info.st_size > max_bytes:
+            fail(f"file '{path_text}' is {info.st_size} bytes, more than the {max_bytes} allowed")
+        with path.open("rb") as handle:
+            content = handle.read(max_bytes + 1)  # the file may have grown since stat()
+        if len(content) > max_bytes:
+            fail(f"file '{path_text}' is more than the {max_bytes} bytes allowed")
+        return content, path.name
     except FileNotFoundError:
         fail(f"no such file '{path_text}' (to send text as the file's content use "
              "{content = ..., filename = ...})")

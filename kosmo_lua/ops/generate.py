@@ -14,8 +14,10 @@ naming the operation and what is wrong.
     integration: replicate          # defaults to the folder name
     title: ...                      # defaults to the spec's info.title
     spec_text: false                # copy the spec's prose (descriptions, examples) into the table? default true
+    title_aliases: false            # derive aliases from operation summaries? default true
     drop_params: [name, ...]        # parameters no operation exposes (the engine supplies them)
     descriptions: {name: text}      # our words for parameters / body fields, shared by all operations
+    x-anything: ...                 # ignored: room for YAML anchors that operations share
     operations:
       <operationId>:
         name, aliases, title_alias (false: no title-derived alias), family, summary, description, example,
@@ -31,12 +33,14 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from .naming import is_lua_identifier, lua_param_name, snake_case, title_alias
 from .table import Body, BodyField, Operation, OperationTable, Param, Response, table_to_data
+from .validate import engine_argument_names
 
 __all__ = [
     "HTTP_METHODS",
@@ -60,7 +64,8 @@ ENGINE_HEADER_PARAMS = frozenset({"accept", "content-type", "authorization"})
 #: Response headers that describe the transfer, not the result: never turned into result fields.
 TRANSFER_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding", "date", "connection"})
 
-_NAMES_TOP_KEYS = frozenset({"integration", "title", "spec_text", "drop_params", "descriptions", "operations"})
+_NAMES_TOP_KEYS = frozenset({"integration", "title", "spec_text", "title_aliases", "drop_params", "descriptions",
+                             "operations"})
 _NAMES_OP_KEYS = frozenset({
     "name", "aliases", "title_alias", "family", "summary", "description", "example", "access", "auth", "headers",
     "extra", "drop_params", "body_required", "body_content_type", "body_description", "params", "fields",
@@ -73,7 +78,7 @@ _MAX_INLINE_DEPTH = 32
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 
-# -- $ref resolution ------------------------------------------------------------------------------------------------
+# -- $ref resolution ---------------------------------------------------------------------------------------------------
 
 class _Refs:
     """Resolves local ``$ref``s of one document, refusing cycles and external references."""
@@ -135,7 +140,7 @@ class _Refs:
         return out
 
 
-# -- JSON Schema -> the table's vocabulary --------------------------------------------------------------------------
+# -- JSON Schema -> the table's vocabulary -----------------------------------------------------------------------------
 
 _SCALARS = ("string", "integer", "number", "boolean", "object", "array")
 
@@ -180,7 +185,7 @@ def _flat(refs: _Refs, schema: Any, depth: int = 0) -> dict[str, Any]:
                 out.setdefault("type", kinds.pop())
             else:
                 out.setdefault("type", "any")
-    _merge_into(out, own)
+    _merge_into(out, own, override=True)  # the schema's own keywords are more specific than what it extends
     if "type" not in out:
         if "properties" in out or "additionalProperties" in out:
             out["type"] = "object"
@@ -225,14 +230,20 @@ def _type_of_values(values: Any) -> str:
     return kinds.pop() if len(kinds) == 1 else "any"
 
 
-def _merge_into(target: dict[str, Any], extra: dict[str, Any]) -> None:
+def _merge_into(target: dict[str, Any], extra: dict[str, Any], *, override: bool = False) -> None:
+    """Properties and required lists are united (in order); other keywords are kept or, with override, replaced."""
     for key, value in extra.items():
-        if key == "properties":
-            target["properties"] = {**target.get("properties", {}), **value}
-        elif key == "required":
-            target["required"] = [*target.get("required", []), *[r for r in value if r not in target.get("required", [])]]
-        else:
-            target.setdefault(key, value)
+        if key == "properties" and isinstance(value, dict):
+            merged = dict(target.get("properties", {}))
+            for name, prop in value.items():
+                if override or name not in merged:
+                    merged[name] = prop
+            target["properties"] = merged
+        elif key == "required" and isinstance(value, list):
+            have = target.get("required", [])
+            target["required"] = [*have, *(r for r in value if r not in have)]
+        elif override or key not in target:
+            target[key] = value
 
 
 def _bounds(flat: dict[str, Any]) -> tuple[float | None, float | None]:
@@ -295,18 +306,20 @@ def _stored_schema(schema: Any) -> Any:
     return schema
 
 
-# -- names.yaml ------------------------------------------------------------------------------------------------------
+# -- names.yaml --------------------------------------------------------------------------------------------------------
 
 class _Names:
     """The hand decisions, checked for unknown keys so a typo in names.yaml is an error, not a silent no-op."""
 
     def __init__(self, data: dict[str, Any] | None) -> None:
         data = dict(data or {})
-        unknown = set(data) - _NAMES_TOP_KEYS
+        # "x-..." keys are free for YAML anchors shared by several operations.
+        unknown = {k for k in data if k not in _NAMES_TOP_KEYS and not str(k).startswith("x-")}
         if unknown:
             raise ConfigError(f"names.yaml: unknown keys {sorted(unknown)} (known: {sorted(_NAMES_TOP_KEYS)})")
         self.data = data
         self.spec_text = bool(data.get("spec_text", True))
+        self.title_aliases = bool(data.get("title_aliases", True))
         self.drop_params = {str(p).lower() for p in data.get("drop_params") or ()}
         self.descriptions: dict[str, str] = {str(k): str(v) for k, v in (data.get("descriptions") or {}).items()}
         self.operations: dict[str, dict[str, Any]] = {}
@@ -333,7 +346,7 @@ class _Names:
         return spec_text.strip() if self.spec_text else ""
 
 
-# -- one operation ---------------------------------------------------------------------------------------------------
+# -- one operation -----------------------------------------------------------------------------------------------------
 
 def _params(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, path_item: dict[str, Any],
             raw_op: dict[str, Any]) -> tuple[list[Param], tuple[str, ...], str | None]:
@@ -369,7 +382,8 @@ def _params(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, path_
             raise ConfigError(f"{where}: parameter {name!r} has unknown location {location!r}")
         kind, items, _ = _field_type(refs, flat)
         lo, hi = _bounds(flat)
-        example = p.get("example", flat.get("example"))
+        # Examples are sample content, copied only with the rest of the spec's text.
+        example = p.get("example", flat.get("example")) if names.spec_text else None
         out.append(Param(
             name=name,
             location=location,  # type: ignore[arg-type]
@@ -482,7 +496,7 @@ def _body(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, raw_op:
     )
 
 
-def _response_kind(media_type: str, flat: dict[str, Any]) -> str:
+def _response_kind(media_type: str) -> str:
     mt = media_type.split(";")[0].strip().lower()
     if mt.startswith(("image/", "video/", "audio/")):
         return "media"
@@ -500,8 +514,7 @@ def _schema_ref(raw: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _response(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, raw_op: dict[str, Any],
-              accept: tuple[str, ...]) -> Response:
+def _response(refs: _Refs, entry: dict[str, Any], raw_op: dict[str, Any], accept: tuple[str, ...]) -> Response:
     responses = raw_op.get("responses") or {}
     success: dict[int, dict[str, Any]] = {}
     for code, raw in responses.items():
@@ -517,7 +530,7 @@ def _response(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, raw
         return Response(kind="empty", statuses=statuses, description=str(override.get("description") or ""))
     main = success[with_content[0]]
     content: dict[str, Any] = main["content"]
-    kinds = {mt: _response_kind(mt, _flat(refs, (c or {}).get("schema") or {})) for mt, c in content.items()}
+    kinds = {mt: _response_kind(mt) for mt in content}
     # One success body may come in several forms (an image, or the same image as JSON): media wins, since the
     # JSON form is then only chosen on request (Accept).
     order = ("media", "json", "text", "binary")
@@ -551,13 +564,6 @@ def _auth(spec: dict[str, Any], raw_op: dict[str, Any]) -> bool:
     return any(bool(req) for req in security or ())
 
 
-#: Engine-level argument names and when they apply: they must not collide with a parameter or body field.
-def _engine_names(response: Response) -> set[str]:
-    from .validate import engine_argument_names
-
-    return set(engine_argument_names(response))
-
-
 def _operation(spec: dict[str, Any], refs: _Refs, names: _Names, integration: str, path: str, method: str,
                path_item: dict[str, Any], raw_op: dict[str, Any]) -> tuple[Operation, str]:
     """The operation and its title-derived alias (decided later, once every name is known)."""
@@ -570,7 +576,7 @@ def _operation(spec: dict[str, Any], refs: _Refs, names: _Names, integration: st
     if missing:
         raise ConfigError(f"{where}: path placeholders {missing} have no path parameter")
     body = _body(refs, names, entry, where, raw_op)
-    response = _response(refs, names, entry, where, raw_op, accept)
+    response = _response(refs, entry, raw_op, accept)
     spec_summary = str(raw_op.get("summary") or "").strip()
     derived = title_alias(spec_summary) if spec_summary else ""
     name = str(entry.get("name") or derived or snake_case(op_id))
@@ -608,7 +614,7 @@ def _operation(spec: dict[str, Any], refs: _Refs, names: _Names, integration: st
         extra=dict(entry.get("extra") or {}),
     )
     _check_argument_names(op, where)
-    if entry.get("title_alias") is False or derived == name:
+    if entry.get("title_alias") is False or not names.title_aliases or derived == name:
         derived = ""
     return op, derived
 
@@ -621,14 +627,15 @@ def _check_argument_names(op: Operation, where: str) -> None:
                 raise ConfigError(f"{where}: parameters {seen[n]!r} and {p.name!r} share the name {n!r}")
             seen[n] = p.name
     taken = set(seen) | ({f.name for f in op.body.fields} if op.body else set())
-    clash = taken & _engine_names(op.response)
+    # Engine-level arguments (save_to, accept...) are consumed before sending: a real argument may not share a name.
+    clash = taken & set(engine_argument_names(op.response))
     if clash:
         raise ConfigError(f"{where}: {sorted(clash)} would collide with engine-level arguments")
     if op.body is not None and "body" in seen:
         raise ConfigError(f"{where}: a parameter named 'body' hides the body argument; drop or rename it")
 
 
-# -- the whole table -------------------------------------------------------------------------------------------------
+# -- the whole table ---------------------------------------------------------------------------------------------------
 
 def generate_table(spec: dict[str, Any], names: dict[str, Any] | None, integration: str, *,
                    source: dict[str, Any] | None = None) -> OperationTable:
@@ -686,18 +693,12 @@ def _settle_aliases(integration: str, found: list[tuple[Operation, str]]) -> lis
     for op, derived in found:
         usable = derived and counts[derived] == 1 and derived not in owner
         if usable and derived not in op.aliases:
-            op = _with_aliases(op, (derived, *op.aliases))
+            op = replace(op, aliases=(derived, *op.aliases))
         out.append(op)
     return out
 
 
-def _with_aliases(op: Operation, aliases: tuple[str, ...]) -> Operation:
-    from dataclasses import replace
-
-    return replace(op, aliases=aliases)
-
-
-# -- files -----------------------------------------------------------------------------------------------------------
+# -- files -------------------------------------------------------------------------------------------------------------
 
 def _yaml() -> Any:
     import yaml

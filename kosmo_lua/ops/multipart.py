@@ -82,7 +82,8 @@ def encode_multipart(parts: list[Part]) -> tuple[bytes, str]:
 
 
 _BOUNDARY_PARAM = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
-_DISPOSITION_PARAM = re.compile(r';\s*([A-Za-z*]+)=(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
+# Quoted values hold no raw quote (it is sent as %22) and no backslash escapes, as browsers send them.
+_DISPOSITION_PARAM = re.compile(r';\s*([A-Za-z*]+)=(?:"([^"]*)"|([^;]*))')
 
 
 def parse_multipart(body: bytes, content_type: str) -> list[Part]:

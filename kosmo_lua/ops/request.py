@@ -98,9 +98,9 @@ def _headers(op: Operation, args: NormalisedArgs) -> tuple[tuple[str, str], ...]
             headers[p.name] = _text(args.headers[p.name])
     accept = args.engine.get("accept")
     if accept is not None:
-        for key in [k for k in headers if k.lower() == "accept"]:
-            del headers[key]
-        headers["Accept"] = str(accept)
+        # Replace the default in place, so the header order does not depend on whether a choice was made.
+        key = next((k for k in headers if k.lower() == "accept"), "Accept")
+        headers[key] = str(accept)
     return tuple(headers.items())
 
 
@@ -123,11 +123,13 @@ def _multipart(op: Operation, body: dict[str, Any]) -> tuple[bytes, str]:
     fields = dict(body)
     parts: list[Part] = []
     # File parts are made first: the fields named by file_*_from are filled from them.
+    declared = {f.name: f for f in op.body.fields} if op.body else {}
     file_parts: dict[str, list[Part]] = {}
     for name, value in body.items():
-        if isinstance(value, (FileInput, bytes, bytearray)):
+        f = declared.get(name)
+        if f is not None and f.type == "binary" or isinstance(value, FileInput):
             file_parts[name] = [_file_part(name, value, op, fields)]
-        elif isinstance(value, list) and value and all(isinstance(v, FileInput) for v in value):
+        elif f is not None and f.type == "array" and f.items == "binary" and isinstance(value, list):
             file_parts[name] = [_file_part(name, v, op, fields) for v in value]
     first = next(iter(file_parts.values()), [None])[0]
     if first is not None:

@@ -12,6 +12,9 @@ How arguments map (the same rule docs describe to scripts):
 * the body either whole as ``body = {...}`` (a string for text bodies) or as the remaining arguments, one per
   top-level body field; never both;
 * a few engine-level names (``ENGINE_ARGUMENTS``) that are consumed by the engine and never sent as they are.
+
+Fields a schema does not declare can only be given inside ``body = {...}`` (and only when the schema allows extra
+fields), so a misspelt loose argument is always reported instead of being sent.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def accepted_arguments(op: Operation) -> list[str]:
     return names
 
 
-# -- describing values ------------------------------------------------------------------------------------------------
+# -- describing values -------------------------------------------------------------------------------------------------
 
 _EXPECTS = {
     "string": "a string",
@@ -326,12 +329,14 @@ def _coerce_nested(value: Any, schema: Any) -> Any:
 
 def _json_ready(value: Any, label: str, problems: list[str], where: str = "") -> bool:
     """JSON can carry the value: no raw bytes, no NaN/infinity (checked all the way down)."""
+    # Labels end in a quoted name ("parameter 'input'"): the position goes inside it ("parameter 'input.image'").
+    named = f"{label[:-1]}{where}'" if where and label.endswith("'") else label
     if isinstance(value, (bytes, bytearray)):
-        problems.append(f"{label}{where} is binary data ({len(value)} bytes, not UTF-8 text), which cannot be sent "
+        problems.append(f"{named} is binary data ({len(value)} bytes, not UTF-8 text), which cannot be sent "
                         "as JSON text")
         return False
     if isinstance(value, float) and not math.isfinite(value):
-        problems.append(f"{label}{where} is {value!r}, which JSON cannot carry")
+        problems.append(f"{named} is {value!r}, which JSON cannot carry")
         return False
     if isinstance(value, dict):
         return all([_json_ready(v, label, problems, f"{where}.{k}") for k, v in value.items()])
@@ -340,7 +345,7 @@ def _json_ready(value: Any, label: str, problems: list[str], where: str = "") ->
     return True
 
 
-# -- the whole call ------------------------------------------------------------------------------------------------------
+# -- the whole call ----------------------------------------------------------------------------------------------------
 
 def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
     """Check a call's arguments against ``op``; raise ``ArgumentError(function, problems)`` listing every problem."""
@@ -515,7 +520,8 @@ def _validate_body(body: Body, wrapper: Any, loose: dict[str, Any], problems: li
 def _check_engine(response: Response, key: str, value: Any, problems: list[str]) -> Any:
     if key == "save_to":
         if not isinstance(value, str) or not value:
-            problems.append(f"parameter 'save_to' expects a file path (a non-empty string), got {describe_value(value)}")
+            got = describe_value(value)
+            problems.append(f"parameter 'save_to' expects a file path (a non-empty string), got {got}")
             return _MISSING
         return value
     if key == "overwrite":

@@ -87,6 +87,9 @@ class Engine:
             self.binder.install()
         self.docs = build_index(integrations=with_integrations)
         docs_lib.install(self.sandbox, self.docs)
+        from ..mcp.bind import install as install_mcp
+
+        install_mcp(self)  # app.mcp + mcp.* on both surfaces; adds each configured server's docs pages
 
     def record_call(self, record: dict[str, Any]) -> None:
         if record.get("permission_bypassed"):

@@ -131,9 +131,6 @@ class ScriptRunner:
              "mode": mode},
             timeout=opts.cpu_limit + KILL_GRACE, on_event=on_event)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        if self.keep_state and reply.fresh and getattr(self, "_had_state", False):
-            envelope.meta["state_reset"] = True
-        self._had_state = True
         result = reply.result
         if reply.killed:
             envelope.error = str(CpuLimitExceeded(opts.cpu_limit))
@@ -157,9 +154,9 @@ class ScriptRunner:
                 envelope.meta["incomplete"] = True
             if result.get("error_value") is not None:
                 envelope.meta["error_value"] = result["error_value"]
-        if reply.killed or reply.crashed:
-            # The child is gone: a session starts over in a fresh worker on the next chunk.
-            self._had_state = False
+        if self.keep_state and (reply.killed or reply.crashed):
+            # The worker is gone, and with it every global the session had: the next chunk starts afresh.
+            envelope.meta["state_reset"] = True
         return envelope
 
     def close(self) -> None:

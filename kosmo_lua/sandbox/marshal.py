@@ -150,11 +150,11 @@ _KIND_NAMES = {"function": "a function", "thread": "a coroutine", "userdata": "a
 class Marshal:
     """Converts values for one Lua runtime.
 
-    ``describe(table) -> (kind, id)`` and ``mark_arrays(lua_list)`` are privileged Lua helpers from the prelude;
+    ``describe(value) -> (kind, id or Lua type name)`` and ``mark_arrays(lua_list)`` are privileged Lua helpers from the prelude;
     ``null`` is the json.null table.
     """
 
-    def __init__(self, lua: Any, describe: Callable[[Any], tuple[int, int]],
+    def __init__(self, lua: Any, describe: Callable[[Any], tuple[int, Any]],
                  mark_arrays: Callable[[Any], None], null: Any) -> None:
         self._lua = lua
         self._describe = describe
@@ -207,7 +207,7 @@ class Marshal:
 class _LuaWalk:
     """One Lua -> Python conversion: remembers tables already converted and the path for error messages."""
 
-    def __init__(self, describe: Callable[[Any], tuple[int, int]], function: str, where: str, strict: bool):
+    def __init__(self, describe: Callable[[Any], tuple[int, Any]], function: str, where: str, strict: bool):
         self.describe = describe
         self.function = function
         self.where = where
@@ -234,10 +234,14 @@ class _LuaWalk:
         lua_kind = _lua_type(value)
         if lua_kind == "table":
             return self.table(value, depth)
-        if lua_kind in _KIND_NAMES:
-            name = "coroutine" if lua_kind == "thread" else lua_kind
-            return self.refuse(f"cannot pass {_KIND_NAMES[lua_kind]} (expected plain data: nil, boolean, number, "
-                               "string or table)", f"<{name}>")
+        if lua_kind is not None:
+            real = _decode(self.describe(value)[1])
+            # lupa hands a coroutine over as a "_LuaCoroutineFunction" whose lua_type is "function".
+            if real == "thread" or "Coroutine" in kind.__name__ or "Thread" in kind.__name__:
+                real = "thread"
+            name = "coroutine" if real == "thread" else str(real)
+            return self.refuse(f"cannot pass {_KIND_NAMES.get(real, 'a ' + name)} (expected plain data: nil, "
+                               "boolean, number, string or table)", f"<{name}>")
         # Nothing else should ever come out of the sandbox; refuse rather than leak a Python object through.
         return self.refuse(f"cannot pass a {kind.__name__}", "<unknown>")
 

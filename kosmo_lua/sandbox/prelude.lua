@@ -245,6 +245,10 @@ end
 
 function kosmo.error(value, text) error(error_value(value, text), 0) end
 
+-- A fresh table of script-level globals (no host, no kosmo): the environment for less trusted Lua a library
+-- loads, such as an integration's helpers.lua.
+kosmo.safe_globals = safe_globals
+
 local library_base = safe_globals()
 library_base.host = host
 library_base.kosmo = kosmo
@@ -366,9 +370,11 @@ function internal.mark_arrays(list)
 end
 
 -- For from_lua: 1 = json.null, 2 = marked array, 3 = other table; plus a stable identity number for the table.
+-- Any other value gives 0 and its Lua type (lupa shows a coroutine as a function).
 local ids = native_setmetatable({}, { __mode = "k" })
 local next_id = 0
 function internal.describe(t)
+  if type(t) ~= "table" then return 0, type(t) end
   local id = ids[t]
   if not id then
     next_id = next_id + 1

@@ -62,6 +62,9 @@ _MEMORY_ERROR = b"not enough memory"
 # Memory kept free for lupa's own allocations during a host call: 1/8 of the limit, at most 256 KiB.
 _RESERVE_MAX = 256 * 1024
 
+# Below this a script cannot even start reliably (the set-up data alone takes some tens of KiB).
+_MIN_MEMORY_LIMIT = 256 * 1024
+
 _PATH_PART_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -123,13 +126,8 @@ class Sandbox:
 
     def __init__(self, *, memory_limit: int = 32 * 1024 * 1024, cpu_limit: float = 30.0,
                  output: Callable[[str], None] | None = None) -> None:
-        if isinstance(memory_limit, bool) or not isinstance(memory_limit, int) or memory_limit < 64 * 1024:
-            raise UsageError(f"Sandbox: memory_limit: expected an int of at least 65536 bytes, got {memory_limit!r}")
-        if (isinstance(cpu_limit, bool) or not isinstance(cpu_limit, (int, float))
-                or not math.isfinite(cpu_limit) or cpu_limit <= 0):
-            raise UsageError(f"Sandbox: cpu_limit: expected a positive number of seconds, got {cpu_limit!r}")
-        self.memory_limit = memory_limit
-        self.cpu_limit = float(cpu_limit)
+        self.memory_limit = _check_memory_limit("Sandbox", memory_limit)
+        self.cpu_limit = _check_cpu_limit("Sandbox", cpu_limit)
         self._output = output if output is not None else self._write_stdout
 
         self._lua = lua54.LuaRuntime(
@@ -160,9 +158,9 @@ class Sandbox:
         self._api_namespace = api[b"namespace"]
         self._api_set_path = api[b"set_path"]
         self._api_install = api[b"install"]
+        self._api_configure = api[b"configure"]
         self._marshal = Marshal(self._lua, api[b"describe"], api[b"mark_arrays"], api[b"null"])
-        api[b"configure"](str(CpuLimitExceeded(self.cpu_limit)).encode(),
-                          str(MemoryLimitExceeded(memory_limit)).encode())
+        self._configure_messages()
         api[b"set_print"](self._host_closure("print", self._print, public=False))
         self.register("sleep", self._lua_sleep)
 
@@ -179,7 +177,7 @@ class Sandbox:
         """Run a privileged library chunk and place the value it returns at ``path``.
 
         The chunk's environment has the safe globals plus ``host`` (every registered host function by path) and
-        ``kosmo`` (null, array, is_array, is_null, error, check); scripts can reach neither.
+        ``kosmo`` (null, array, is_array, is_null, error, check, safe_globals); scripts can reach neither.
         """
         names = _split_path(path, "Sandbox.install_lua")
         result = self._api_install(_encode(source), _encode(chunkname))
@@ -204,6 +202,16 @@ class Sandbox:
         """Place a lazy namespace at ``path`` (see "Lazy namespaces" in docs/architecture.md)."""
         names = _split_path(path, "Sandbox.lazy_namespace")
         self._place(names, self._new_namespace(path, resolver, listing), "Sandbox.lazy_namespace")
+
+    def set_limits(self, *, memory_limit: int | None = None, cpu_limit: float | None = None) -> None:
+        """Change the limits for the following ``execute`` calls (not while a script runs)."""
+        if self._executing:
+            raise UsageError("Sandbox.set_limits: not while a script runs")
+        if memory_limit is not None:
+            self.memory_limit = _check_memory_limit("Sandbox.set_limits", memory_limit)
+        if cpu_limit is not None:
+            self.cpu_limit = _check_cpu_limit("Sandbox.set_limits", cpu_limit)
+        self._configure_messages()
 
     # -- running ---------------------------------------------------------------------------------------------------
 
@@ -266,6 +274,11 @@ class Sandbox:
         time.sleep(seconds)
 
     @property
+    def deadline(self) -> float:
+        """The running script's deadline as a ``time.monotonic()`` value; ``math.inf`` when no script runs."""
+        return self._deadline
+
+    @property
     def memory_used(self) -> int:
         """Lua memory in use now, in bytes (what the memory limit counts)."""
         return int(self._lua.get_memory_used())
@@ -293,6 +306,10 @@ class Sandbox:
         return self._api_namespace(len(self._namespaces) - 1)
 
     # -- internals: limits -------------------------------------------------------------------------------------
+
+    def _configure_messages(self) -> None:
+        self._api_configure(str(CpuLimitExceeded(self.cpu_limit)).encode(),
+                            str(MemoryLimitExceeded(self.memory_limit)).encode())
 
     def _arm(self) -> None:
         self._lua.set_max_memory(self.memory_limit)
@@ -388,16 +405,23 @@ class Sandbox:
         return size <= self.memory_limit - self._lua.get_memory_used()
 
     def _pack(self, path: str, value: Any) -> Any:
-        values = value if type(value) is tuple else (() if value is None else (value,))
+        # A tuple is several Lua values (() is none); anything else, None included, is exactly one.
+        values = value if type(value) is tuple else (value,)
+        prepared: list[Any] = []
+        size = 0
         try:
-            prepared, size = self._marshal.prepare(list(values))
+            for item in values:
+                converted, cost = self._marshal.prepare(item)
+                prepared.append(converted)
+                size += cost
         except (TypeError, ValueError) as exc:
             return self._internal_error(path, exc)
         if not self._fits(size):
             return self._kill_with(MemoryLimitExceeded(self.memory_limit))
         packed: dict[Any, Any] = {b"ok": True, b"n": len(prepared)}
         for i, item in enumerate(prepared, 1):
-            packed[i] = self._marshal.build(item)
+            if item is not None:
+                packed[i] = self._marshal.build(item)
         return self._lua.table_from(packed)
 
     def _error_result(self, exc: CallError) -> Any:
@@ -480,8 +504,14 @@ class Sandbox:
         seconds = args[0] if args else None
         if (len(args) != 1 or isinstance(seconds, bool) or not isinstance(seconds, (int, float))
                 or not math.isfinite(seconds) or seconds < 0):
-            shown = "nothing" if not args else type(seconds).__name__ if not isinstance(seconds, (int, float)) \
-                else repr(seconds)
+            if not args:
+                shown = "nothing"
+            elif len(args) > 1:
+                shown = f"{len(args)} arguments"
+            elif isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+                shown = repr(seconds)
+            else:
+                shown = _lua_type_name(seconds)
             raise ArgumentError("sleep", [f"argument 1 (seconds): expected a non-negative number, got {shown}"])
         self.sleep(float(seconds))
 
@@ -499,6 +529,31 @@ class Sandbox:
         message = _text(outcome[b"text"])
         plain = self._marshal.from_lua(value, function="(error)", strict=False)
         raise LuaRuntimeError(message, value=plain)
+
+
+def _lua_type_name(value: Any) -> str:
+    """The Lua type a plain-data value came from, for messages a script reads."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (str, bytes)):
+        return "string"
+    return "table"
+
+
+def _check_memory_limit(what: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < _MIN_MEMORY_LIMIT:
+        raise UsageError(f"{what}: memory_limit: expected an int of at least {_MIN_MEMORY_LIMIT} bytes, got {value!r}")
+    return value
+
+
+def _check_cpu_limit(what: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{what}: cpu_limit: expected a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 def _encode(text: str | bytes) -> bytes:

@@ -16,7 +16,7 @@ import functools
 import math
 import re
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -205,10 +205,18 @@ class DocsIndex:
 
 # -- search ------------------------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[a-z0-9]+")
+# Every ASCII character that is not a letter or digit separates words ("create_prediction" is two words).
+_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 # Words that say nothing about which page is meant; dropped from queries that have other words.
 _STOPWORDS = frozenset("a an and are as at be by do does for from how i in is it of on or the to what with".split())
 _NAME_WEIGHT, _TITLE_WEIGHT, _SUMMARY_WEIGHT = 10.0, 5.0, 3.0
+#: A short query word may begin many field words; only this many (in sorted order) are looked at.
+_MAX_EXPANSIONS = 64
+_MAX_CACHED_TERMS = 1024
+
+
+def _words(text: str) -> list[str]:
+    return text.lower().translate(_SEPARATORS).split()
 
 
 def _stem(word: str) -> str:
@@ -216,61 +224,77 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def _words(text: str) -> list[str]:
-    return [_stem(w) for w in _WORD.findall(text.lower())]
-
-
-@dataclass
 class _SearchIndex:
-    """An inverted index: word -> {page number: weight}. Field weights plus body tf-idf."""
+    """Search over a fixed list of pages.
 
-    pages: list[DocPage]
-    postings: dict[str, dict[int, float]] = field(default_factory=dict)
-    vocabulary: list[str] = field(default_factory=list)
+    Names, titles and summaries are short: they get a small inverted index (word -> {page: weight}). Bodies are
+    long, and tokenising thousands of them word by word in Python is what makes an index slow to build; instead
+    each body is kept as ``" word  word  word "`` (lower case, two spaces around every word) so whole-word and
+    word-prefix occurrences are counted with ``str.count`` at C speed when a query asks for a word.
+    """
 
-    def __post_init__(self) -> None:
-        body_counts: list[dict[str, int]] = []
-        for number, page in enumerate(self.pages):
-            counts: dict[str, int] = {}
-            for word in _words(page.body):
-                counts[word] = counts.get(word, 0) + 1
-            body_counts.append(counts)
-            for word in counts:
-                self.postings.setdefault(word, {})[number] = 0.0
-            fields = ((" ".join((page.name, *page.aliases)), _NAME_WEIGHT), (page.title, _TITLE_WEIGHT),
-                      (page.summary, _SUMMARY_WEIGHT))
-            for text, weight in fields:
+    def __init__(self, pages: list[DocPage]) -> None:
+        self.pages = pages
+        self.texts = [" " + p.body.lower().translate(_SEPARATORS).replace(" ", "  ") + " " for p in pages]
+        self.fields: dict[str, dict[int, float]] = {}
+        for number, page in enumerate(pages):
+            for text, weight in ((" ".join((page.name, *page.aliases)), _NAME_WEIGHT), (page.title, _TITLE_WEIGHT),
+                                 (page.summary, _SUMMARY_WEIGHT)):
                 for word in set(_words(text)):
-                    row = self.postings.setdefault(word, {})
+                    row = self.fields.setdefault(word, {})
                     row[number] = row.get(number, 0.0) + weight
-        total = len(self.pages)
-        for word, row in self.postings.items():
-            idf = math.log(1 + total / len(row))
-            for number in row:
-                tf = body_counts[number].get(word, 0)
-                if tf:
-                    row[number] += (1 + math.log(tf)) * idf
-        self.vocabulary = sorted(self.postings)
+        self.field_words = sorted(self.fields)
+        self._terms: dict[str, dict[int, float]] = {}
+
+    def _field_weights(self, stem: str, forms: set[str]) -> dict[int, float]:
+        best: dict[int, float] = {}
+        for form in forms:
+            for number, weight in self.fields.get(form, {}).items():
+                best[number] = max(best.get(number, 0.0), weight)
+        if len(stem) >= 3:
+            start = bisect_left(self.field_words, stem)
+            for word in self.field_words[start:start + _MAX_EXPANSIONS]:
+                if not word.startswith(stem):
+                    break
+                if word not in forms:
+                    for number, weight in self.fields[word].items():
+                        best[number] = max(best.get(number, 0.0), weight / 2)
+        return best
+
+    def _body_weights(self, stem: str, forms: set[str]) -> dict[int, float]:
+        """tf-idf of the word in each body: its own forms fully, longer words it begins (3+ letters) at half."""
+        whole = [f" {form} " for form in forms]
+        begins = f" {stem}"
+        counts: dict[int, tuple[int, int]] = {}
+        for number, text in enumerate(self.texts):
+            if begins not in text:  # every form begins with the stem: one scan rules most pages out
+                continue
+            exact = sum(text.count(w) for w in whole)
+            longer = text.count(begins) - exact if len(stem) >= 3 else 0
+            if exact or longer:
+                counts[number] = (exact, longer)
+        if not counts:
+            return {}
+        idf = math.log(1 + len(self.pages) / len(counts))
+        return {n: idf * max(1 + math.log(exact) if exact else 0.0, (1 + math.log(longer)) / 2 if longer else 0.0)
+                for n, (exact, longer) in counts.items()}
 
     def _term_weights(self, term: str) -> dict[int, float]:
-        """Weight of each page for one query term: exact word, else half weight for words it begins."""
-        weights = dict(self.postings.get(term, {}))
-        if len(term) >= 3:
-            start = bisect_left(self.vocabulary, term)
-            for word in self.vocabulary[start:]:
-                if not word.startswith(term):
-                    break
-                if word == term:
-                    continue
-                for number, weight in self.postings[word].items():
-                    if weights.get(number, 0.0) < weight / 2:
-                        weights[number] = weight / 2
+        weights = self._terms.get(term)
+        if weights is None:
+            stem = _stem(term)
+            forms = {term, stem, stem + "s"}
+            weights = self._body_weights(stem, forms)
+            for number, weight in self._field_weights(stem, forms).items():
+                weights[number] = weights.get(number, 0.0) + weight
+            if len(self._terms) >= _MAX_CACHED_TERMS:
+                self._terms.clear()
+            self._terms[term] = weights
         return weights
 
     def search(self, query: str, limit: int) -> list[dict[str, Any]]:
         terms = list(dict.fromkeys(_words(query)))
-        meaningful = [t for t in terms if t not in _STOPWORDS]
-        terms = meaningful or terms
+        terms = [t for t in terms if t not in _STOPWORDS] or terms
         if not terms or limit <= 0:
             return []
         scores: dict[int, float] = {}
@@ -279,13 +303,14 @@ class _SearchIndex:
             for number, weight in self._term_weights(term).items():
                 scores[number] = scores.get(number, 0.0) + weight
                 matched[number] = matched.get(number, 0) + 1
-        phrase = query.strip().lower()
+        phrase = _words(query)
         for number in scores:
             page = self.pages[number]
-            # Pages that match every word first; a query that is the page's name beats everything.
+            # Pages that match every word first; a query that is the page's name (or its last part: "list models"
+            # for replicate.list_models) beats everything.
             scores[number] *= matched[number] / len(terms)
-            names = {n.lower() for n in (page.name, *page.aliases)}
-            if phrase in names or phrase == page.name.lower().rsplit(".", 1)[-1]:
+            names = (page.name, *page.aliases, page.name.rsplit(".", 1)[-1])
+            if any(_words(name) == phrase for name in names):
                 scores[number] += 50.0
         ranked = sorted(scores, key=lambda n: (-scores[n], self.pages[n].name))[:limit]
         return [{"name": self.pages[n].name, "title": self.pages[n].title, "summary": self.pages[n].summary,
@@ -293,7 +318,10 @@ class _SearchIndex:
 
 
 def _snippet(page: DocPage, terms: list[str], width: int = 160) -> str:
-    text = " ".join(page.body.split())
+    body = page.body
+    if body.startswith("# "):  # the title is shown on its own already
+        body = body.partition("\n")[2]
+    text = " ".join(body.split())
     lowered = text.lower()
     hits = [i for i in (lowered.find(t) for t in terms) if i >= 0]
     if not hits:

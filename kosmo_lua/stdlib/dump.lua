@@ -7,13 +7,13 @@
 -- both are captured now, so a script that reassigns its print or json cannot change what dump does.
 local emit, null = print, kosmo.null
 
-local type, next, rawget, tostring, ipairs, select = type, next, rawget, tostring, ipairs, select
+local type, next, rawget, rawequal, tostring, ipairs, select = type, next, rawget, rawequal, tostring, ipairs, select
 local concat, sort = table.concat, table.sort
-local format, rep = string.format, string.rep
+local format, rep, gsub, match, byte = string.format, string.rep, string.gsub, string.match, string.byte
 local mtype = math.type
 local utf8len = utf8.len
 
-local MAX_DEPTH = 64    -- deeper nesting is shown as <too deep>; keeps a hostile structure from eating the C stack
+local MAX_DEPTH = 64    -- deeper nesting is shown as <too deep>: no readable dump needs more
 local WIDTH = 80        -- a table of scalars stays on one line when it fits in this many columns
 
 local KEYWORDS = {}
@@ -22,16 +22,14 @@ for word in ([[and break do else elseif end false for function goto if in local 
 
 local ESCAPES = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
 
+local function escape(c)
+  return ESCAPES[c] or format("\\x%02x", byte(c))
+end
+
 local function quote(s)
-  -- Valid UTF-8 text is shown as is; a string with invalid bytes shows every byte >= 0x80 as \xHH.
-  local text_ok = utf8len(s) ~= nil
-  local body = s:gsub('[%c"\\\128-\255]', function(c)
-    local named = ESCAPES[c]
-    if named then return named end
-    if text_ok and c:byte() >= 128 then return c end
-    return format("\\x%02x", c:byte())
-  end)
-  return '"' .. body .. '"'
+  -- Valid UTF-8 text keeps its characters; in a string with invalid bytes every byte >= 0x80 shows as \xHH.
+  local special = utf8len(s) and '[%c"\\]' or '[%c"\\\128-\255]'
+  return '"' .. gsub(s, special, escape) .. '"'
 end
 
 local function number_text(n)
@@ -42,7 +40,7 @@ end
 
 local function scalar(v)
   local t = type(v)
-  if v == null then return "null" end
+  if rawequal(v, null) then return "null" end  -- rawequal: a script's __eq must not decide this
   if t == "string" then return quote(v) end
   if t == "number" then return number_text(v) end
   if t == "nil" or t == "boolean" then return tostring(v) end
@@ -63,7 +61,7 @@ local function key_before(a, b)
 end
 
 local function key_text(k)
-  if type(k) == "string" and k:match("^[%a_][%w_]*$") and not KEYWORDS[k] then return k end
+  if type(k) == "string" and match(k, "^[%a_][%w_]*$") and not KEYWORDS[k] then return k end
   local s = scalar(k)
   return "[" .. (s or "<table>") .. "]"
 end
@@ -108,8 +106,7 @@ end
 render = function(v, level, open)
   local s = scalar(v)
   if s then return s, true end
-  local text, simple = render_table(v, level, open)
-  return text, simple
+  return render_table(v, level, open)
 end
 
 return function(...)

@@ -14,13 +14,14 @@ import re
 from typing import Any, Protocol
 
 from kosmo_lua.errors import ArgumentError
+from kosmo_lua.sandbox.marshal import MAX_DEPTH as MARSHAL_MAX_DEPTH
 from kosmo_lua.sandbox.values import JSON_NULL, JsonNull, LuaArray, PlainData
 
 __all__ = ["encode", "decode", "install", "lua_type_name", "MAX_DEPTH"]
 
-#: Nesting deeper than this is refused both ways. Real API documents stay far below; the cap keeps Python's
-#: recursion (and the Lua conversion after it) away from stack exhaustion on hostile input.
-MAX_DEPTH = 200
+#: Nesting this deep is refused both ways: the same cap as the Lua <-> Python conversion, so a decoded document
+#: that could not cross into Lua fails here with a clear message instead. Real API documents stay far below.
+MAX_DEPTH = MARSHAL_MAX_DEPTH
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -89,8 +90,8 @@ def _object_key(key: Any, path: str) -> str:
 
 def _jsonable(value: Any, path: str, depth: int) -> Any:
     """Check ``value`` and turn it into what ``json.dumps`` accepts, refusing what JSON cannot say."""
-    if depth > MAX_DEPTH:
-        raise _EncodeProblem(path, f"nested more than {MAX_DEPTH} levels deep (is there a cycle?)")
+    if depth >= MAX_DEPTH:
+        raise _EncodeProblem(path, f"nested {MAX_DEPTH} or more levels deep")
     if value is None or isinstance(value, JsonNull):
         return None
     if isinstance(value, (bool, int, str)):
@@ -225,8 +226,8 @@ def _text(value: str) -> str:
 
 def _plain(value: Any, depth: int) -> Any:
     """Decoded JSON -> plain data following the null convention."""
-    if depth > MAX_DEPTH:
-        raise ArgumentError("json.decode", [f"text: nested more than {MAX_DEPTH} levels deep"])
+    if depth >= MAX_DEPTH:
+        raise ArgumentError("json.decode", [f"text: nested {MAX_DEPTH} or more levels deep"])
     if isinstance(value, str):
         return _text(value)
     if isinstance(value, dict):
@@ -246,7 +247,7 @@ def decode(text: str | bytes) -> PlainData:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ArgumentError("json.decode", [
-                f"text is not valid UTF-8 (byte 0x{text[exc.start]:02x} at byte {exc.start + 1})"]) from None
+                f"text: not valid UTF-8 (byte 0x{text[exc.start]:02x} at byte {exc.start + 1})"]) from None
     if not isinstance(text, str):
         raise ArgumentError("json.decode", [f"text: expected a string, got {lua_type_name(text)}"])
     try:

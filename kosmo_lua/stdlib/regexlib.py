@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 from kosmo_lua.errors import ArgumentError
 from kosmo_lua.sandbox.values import LuaArray, PlainData
@@ -59,10 +59,6 @@ _POSIX_CLASSES = {
 
 _BACKREF = re.compile(r"k(?:<(\w+)>|'(\w+)'|\{(\w+)\})")
 _POSIX = re.compile(r"\[:(\w+):\]")
-
-
-class _Registrar(Protocol):
-    def register(self, path: str, fn: Any) -> None: ...
 
 
 # -- pattern translation and compilation -----------------------------------------------------------------------
@@ -180,17 +176,23 @@ def compile_pattern(function: str, pattern: PlainData, flags: PlainData = None) 
     return result
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+def _quote(pattern: str) -> str:
+    # Shown as the script author wrote it (backslashes untouched); only line breaks are made visible.
+    return '"' + pattern.replace("\n", "\\n") + '"'
 
 
 # -- subjects, positions and results ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Subject:
-    text: str
-    binary: bool  # came as bytes (not valid UTF-8): results must go back as bytes
+    """A Lua string as text, with the conversions between character indices and Lua's byte offsets."""
+
+    __slots__ = ("text", "binary", "ascii")
+
+    def __init__(self, text: str, binary: bool) -> None:
+        self.text = text
+        self.binary = binary  # came as bytes (not valid UTF-8): results must go back as bytes
+        self.ascii = text.isascii()  # then characters are bytes and no conversion is needed
 
     def out(self, piece: str) -> str | bytes:
         if not self.binary:
@@ -201,15 +203,24 @@ class _Subject:
         except UnicodeEncodeError:
             return piece.encode("utf-8", "surrogateescape")
 
-    def byte_offset(self, index: int) -> int:
-        """Character index -> byte offset in the UTF-8 string Lua holds."""
-        if self.text.isascii():
-            return index
-        return len(self.text[:index].encode("utf-8", "surrogateescape"))
+    def byte_offsets(self) -> Callable[[int], int]:
+        """Character index -> byte offset, for indices that never decrease: one pass over the text in total,
+        however many matches there are."""
+        if self.ascii:
+            return lambda index: index
+        done_index = done_offset = 0
+
+        def offset(index: int) -> int:
+            nonlocal done_index, done_offset
+            done_offset += len(self.text[done_index:index].encode("utf-8", "surrogateescape"))
+            done_index = index
+            return done_offset
+
+        return offset
 
     def char_index(self, offset: int) -> int:
         """Byte offset -> index of the first character that starts at or after it."""
-        if self.text.isascii():
+        if self.ascii:
             return offset
         data = self.text.encode("utf-8", "surrogateescape")
         # An offset inside a multi-byte character moves on to the next character boundary.
@@ -220,7 +231,7 @@ class _Subject:
             offset += 1
 
     def byte_length(self) -> int:
-        return self.byte_offset(len(self.text))
+        return len(self.text) if self.ascii else len(self.text.encode("utf-8", "surrogateescape"))
 
 
 def _subject(function: str, value: PlainData, name: str = "subject") -> _Subject:
@@ -237,7 +248,8 @@ def _integer(function: str, name: str, value: PlainData, minimum: int | None = N
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ArgumentError(function, [f"{name}: expected an integer, got {lua_type_name(value)}"])
+        shown = repr(value) if isinstance(value, float) else lua_type_name(value)
+        raise ArgumentError(function, [f"{name}: expected an integer, got {shown}"])
     if minimum is not None and value < minimum:
         raise ArgumentError(function, [f"{name}: expected an integer >= {minimum}, got {value}"])
     return value
@@ -306,8 +318,9 @@ def find(subject: PlainData = None, pattern: PlainData = None, flags: PlainData 
     found = compiled.search(text.text, text.char_index(start - 1))
     if found is None:
         return None
-    first = text.byte_offset(found.start()) + 1
-    last = text.byte_offset(found.end())
+    offset = text.byte_offsets()
+    first = offset(found.start()) + 1
+    last = offset(found.end())
     groups = tuple(False if g is None else text.out(g) for g in found.groups())
     return (first, last, *groups)
 
@@ -422,8 +435,9 @@ def spans(subject: PlainData = None, pattern: PlainData = None, limit: PlainData
     found = LuaArray()
     if most == 0:
         return found
+    offset = text.byte_offsets()
     for m in compiled.finditer(text.text):
-        found.append(LuaArray([text.byte_offset(m.start()) + 1, text.byte_offset(m.end()), _match_table(m, text)]))
+        found.append(LuaArray([offset(m.start()) + 1, offset(m.end()), _match_table(m, text)]))
         if most is not None and len(found) == most:
             break
     return found
@@ -477,4 +491,7 @@ def install(sandbox: Any) -> None:
     for name, fn in (("match", match), ("match_all", match_all), ("test", test), ("find", find),
                      ("split", split), ("escape", escape), ("_gsub", gsub), ("_spans", spans)):
         sandbox.register(f"regex.{name}", fn)
-    sandbox.install_lua("regex.gsub", GSUB_LUA, "=regex.gsub")
+    sandbox.install_lua("regex.gsub", GSUB_LUA, "=kosmo/regex.gsub")
+    # The two helpers are for the wrapper only (it holds them through ``host``): take them out of script view.
+    sandbox.set_value("regex._gsub", None)
+    sandbox.set_value("regex._spans", None)

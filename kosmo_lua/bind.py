@@ -41,12 +41,14 @@ class IntegrationBinder:
         from .stdlib import helper_lib
 
         sb = self.engine.sandbox
-        sb.register("kosmo.integrations.list", self._list)
-        sb.register("kosmo.integrations.describe", self._describe)
-        sb.register("kosmo.integrations.call", self.call)
-        sb.register("kosmo.integrations.call_url", self.call_url)
-        sb.register("kosmo.suggest", _suggest)
+        sb.register("kosmo.integrations.list", self._list, visible=False)
+        sb.register("kosmo.integrations.describe", self._describe, visible=False)
+        sb.register("kosmo.integrations.call", self.call, visible=False)
+        sb.register("kosmo.integrations.call_url", self.call_url, visible=False)
+        sb.register("kosmo.suggest", _suggest, visible=False)
         helper_lib.install(sb, self.engine)
+        # Helpers read their integration's hand-written settings (poll intervals...) as lib.settings(name).
+        sb.register("kosmo.lib.settings", self._settings, visible=False)
         source = (_LUA_DIR / "integrations.lua").read_text(encoding="utf-8")
         sb.install_lua("app.integrations", source, "=kosmo/integrations.lua")
 
@@ -114,7 +116,6 @@ class IntegrationBinder:
         from .config.permissions import check as check_permission
         from .ops.files import resolve_file_inputs
         from .ops.request import build_request
-        from .ops.response import parse_response
         from .net import DeadlineReached
         from .ops.validate import validate_args
 
@@ -131,7 +132,10 @@ class IntegrationBinder:
             if bypassed:
                 record["permission_bypassed"] = True
             client = self._client(loaded, account)
+            if getattr(client, "emulated", False):
+                record["emulated"] = True
             normalised = resolve_file_inputs(op, normalised, cwd=Path(self.options.cwd), function=function)
+            self._check_save_target(op, normalised, function)
             spec = build_request(op, normalised, integration=info.name)
             if next_url:
                 from dataclasses import replace
@@ -140,8 +144,7 @@ class IntegrationBinder:
             raw = client.send(spec, deadline=self.engine.sandbox.deadline, rate_key=op.name, auth=op.auth)
             record["http_status"] = raw.status
             record["attempts"] = raw.attempts
-            result = parse_response(op, raw, integration=info, function=function)
-            result = self._finish(op, normalised, result, function)
+            result = self._result(op, normalised, raw, info, function)
             record["status"] = "ok"
             return result
         except DeadlineReached as exc:
@@ -158,15 +161,49 @@ class IntegrationBinder:
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             self.engine.record_call(record)
 
-    def _finish(self, op: Any, args: Any, result: Any, function: str) -> Any:
-        """Engine-level arguments that shape the result (``save_to``) are applied here."""
-        save_to = getattr(args, "engine", {}).get("save_to") if hasattr(args, "engine") else None
-        if save_to and op.response.kind in ("media", "binary") and isinstance(result, dict):
-            from .ops.save import save_media
+    @staticmethod
+    def _save_args(op: Any, args: Any) -> tuple[str, bool] | None:
+        """``(save_to, overwrite)`` when the call asked to write its file content to disk, else None."""
+        from .ops.validate import SAVE_TO_KINDS
 
-            overwrite = bool(args.engine.get("overwrite"))
-            return save_media(result, save_to, cwd=Path(self.options.cwd), overwrite=overwrite, function=function)
-        return result
+        engine_args = getattr(args, "engine", None) or {}
+        save_to = engine_args.get("save_to")
+        if not save_to or op.response.kind not in SAVE_TO_KINDS:
+            return None
+        return save_to, bool(engine_args.get("overwrite"))
+
+    def _check_save_target(self, op: Any, args: Any, function: str) -> None:
+        """Refuse a bad ``save_to`` before anything is sent, so a refused path never costs an API call."""
+        save = self._save_args(op, args)
+        if save is not None:
+            from .ops.save import safe_target
+
+            safe_target(save[0], cwd=Path(self.options.cwd), overwrite=save[1], function=function)
+
+    def _result(self, op: Any, args: Any, raw: Any, info: Any, function: str) -> Any:
+        """The script's result. With ``save_to`` the file content goes to disk as the raw bytes that arrived (no
+        base64 copy in memory) and the script gets ``{path, content_type, bytes, ...}``; an answer that carries no
+        file yet (a running job's ``{id, status}``) is returned as it came and nothing is written."""
+        from .ops.response import media_payload, parse_response
+
+        save = self._save_args(op, args)
+        if save is None or not 200 <= raw.status < 300:
+            return parse_response(op, raw, integration=info, function=function)
+        content, fields = media_payload(op, raw, function=function)
+        if content is None or not isinstance(fields, dict):
+            return fields
+        from .ops.save import save_media
+
+        return save_media(content, fields, save[0], cwd=Path(self.options.cwd), overwrite=save[1],
+                          function=function)
+
+    def _settings(self, name: Any) -> Any:
+        """An integration's integration.yaml as plain data (hand-written, never secret), or nil."""
+        from .registry import discover, get_loaded
+
+        if not isinstance(name, str) or name not in discover():
+            return None
+        return _plain(get_loaded(name).info.raw)
 
     def _check_enabled(self, info: Any) -> None:
         try:
@@ -205,13 +242,18 @@ class IntegrationBinder:
             if self.options.offline != "auto":
                 raise
             return self._emulated_client(loaded, alias)
+        if account.secret is None and self.options.offline == "auto":
+            # No credentials for this account: the emulator stands in, so a first run works without a token.
+            return self._emulated_client(loaded, alias)
         return HttpClient(account, info)
 
     def _emulated_client(self, loaded: "LoadedIntegration", alias: str | None) -> Any:
         from .net import HttpClient
 
         emulator = self._emulator(loaded)
-        return HttpClient(_offline_account(loaded.info, alias), loaded.info, transport=emulator.transport())
+        client = HttpClient(_offline_account(loaded.info, alias), loaded.info, transport=emulator.transport())
+        client.emulated = True  # shown in the call log, so nobody mistakes an emulated answer for the real API's
+        return client
 
     def _emulator(self, loaded: "LoadedIntegration") -> Any:
         info = loaded.info
@@ -238,6 +280,15 @@ def _offline_account(info: Any, alias: str | None) -> Any:
 
     return Account(integration=info.name, name=alias or "default", base_url=_offline_base(info),
                    secret=Secret("offline-emulator-token"), fields={})
+
+
+def _plain(value: Any) -> Any:
+    """YAML data as the sandbox's plain data: lists become arrays at every depth."""
+    if isinstance(value, list):
+        return LuaArray(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 def _suggest(key: Any, names: Any) -> str:

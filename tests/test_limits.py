@@ -321,3 +321,23 @@ def test_argument_error_is_a_call_error_value() -> None:
         box.execute("sleep('x')")
     assert isinstance(info.value.value, dict)
     assert ArgumentError("sleep", ["x"]).data["kind"] == info.value.value["kind"]
+
+
+def test_host_call_with_tables_a_few_bytes_below_the_limit(worker: WorkerSession) -> None:
+    # Creep up to the limit using the host's own numbers, then call with table arguments (lupa must allocate
+    # references for them before any of our code runs): the call ends the script cleanly.
+    template = """
+    local t = {}
+    for i = 1, 20000 do t[i] = false end
+    local i = 0
+    while true do
+      local used, limit = mem()
+      local free = limit - used
+      if free < %d then break end
+      i = i + 1
+      t[i] = ('x'):rep(math.max(1, free // 2 - 64)) .. i
+    end
+    return small({1, 2, 3}, {a = {b = 'c'}}, 'some string here')
+    """
+    for threshold in (2000, 300, 80):
+        assert in_worker(worker, template % threshold) == MEMORY_MESSAGE

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kosmo_lua.errors import CallError, CpuLimitExceeded, LuaRuntimeError, MemoryLimitExceeded
+from kosmo_lua.errors import CallError, CpuLimitExceeded, LuaRuntimeError, MemoryLimitExceeded, UsageError
 from kosmo_lua.sandbox.runtime import Function, Namespace, Sandbox
 
 SECRET = "sk-secret-9f8e7d"
@@ -375,3 +375,163 @@ def test_memory_error_not_catchable() -> None:
     box = Sandbox(memory_limit=1024 * 1024)
     with pytest.raises(MemoryLimitExceeded):
         box.execute("local ok = pcall(string.rep, 'x', 1e8) while true do end")
+
+
+# -- the runtime's contract: what library code and the engine rely on ------------------------------------------------
+
+def _namespace_box() -> tuple[Sandbox, list[str]]:
+    calls: list[str] = []
+    box = Sandbox()
+
+    def replicate(key: str) -> Function | Namespace | None:
+        calls.append(key)
+        if key == "get_account":
+            return Function(lambda *a: {"username": "me", "args": list(a)})
+        if key == "work":
+            return Namespace(replicate, lambda: ["get_account"])
+        if key == "refuse":
+            raise CallError("replicate: no credentials", kind="credentials")
+        if key == "broken":
+            raise KeyError(SECRET)
+        return None
+
+    def root(key: str) -> Namespace | None:
+        return Namespace(replicate, lambda: ["get_account", "list_models", "work"]) if key == "replicate" else None
+
+    box.lazy_namespace("app.integrations", root, lambda: ["replicate", "stability"])
+    return box, calls
+
+
+def test_lazy_namespace_builds_once_and_caches() -> None:
+    box, calls = _namespace_box()
+    code = """
+    local a = app.integrations.replicate.get_account
+    local b = app.integrations.replicate.get_account
+    return a == b, a(1, 'x'), app.integrations.replicate.work.get_account().username
+    """
+    assert box.execute(code) == [True, {"username": "me", "args": [1, "x"]}, "me"]
+    assert calls == ["get_account", "work", "get_account"]
+    assert box.execute("local n = 0 for k in pairs(app.integrations.replicate) do n = n + 1 end return n") == [2]
+
+
+def test_unknown_function_message_names_full_path_and_suggests() -> None:
+    box, _ = _namespace_box()
+    with pytest.raises(LuaRuntimeError) as info:
+        box.execute("local x = 1\nreturn app.integrations.replicate.get_acount()", "@workflow.lua")
+    assert str(info.value) == ("workflow.lua:2: Unknown function: app.integrations.replicate.get_acount. "
+                               "Did you mean: get_account?")
+    with pytest.raises(LuaRuntimeError, match=r"^\(eval\):1: Unknown function: app\.integrations\.zzz\.$"):
+        box.execute("return app.integrations.zzz")
+    assert box.execute("local ok, e = pcall(function() return app.integrations.replicat end) return e") == [
+        "(eval):1: Unknown function: app.integrations.replicat. Did you mean: replicate?"]
+
+
+def test_namespace_resolver_errors() -> None:
+    box, _ = _namespace_box()
+    assert box.execute("local ok, e = pcall(function() return app.integrations.replicate.refuse end) "
+                       "return tostring(e), e.kind") == ["replicate: no credentials", "credentials"]
+    with pytest.raises(LuaRuntimeError) as info:
+        box.execute("return app.integrations.replicate.broken")
+    assert str(info.value) == "app.integrations.replicate: internal error (KeyError)"
+    assert SECRET not in str(info.value)
+
+
+def test_register_creates_parents_and_validates() -> None:
+    box = Sandbox()
+    box.register("a.b.c", lambda x: x * 2)
+    assert box.execute("return a.b.c(21), type(a.b)") == [42, "table"]
+    box.set_value("flat", 1)
+    with pytest.raises(UsageError, match="below flat: it is a number"):
+        box.register("flat.fn", print)
+    with pytest.raises(UsageError, match="path: expected dotted Lua names"):
+        box.register("a..b", print)
+    with pytest.raises(UsageError, match="fn: expected a callable"):
+        box.register("x", 3)  # type: ignore[arg-type]
+
+
+def test_register_below_lazy_namespace_resolves_parents() -> None:
+    box, calls = _namespace_box()
+    box.register("app.integrations.replicate.extra", lambda: "extra")
+    assert box.execute("return app.integrations.replicate.extra()") == ["extra"]
+    with pytest.raises(UsageError, match="Unknown function: app.integrations.nope"):
+        box.register("app.integrations.nope.fn", print)
+
+
+def test_install_lua_private_environment() -> None:
+    box = Sandbox()
+    box.register("t.twice", lambda x: x * 2)
+    box.install_lua("lib.helper", """
+        local twice = host["t.twice"]
+        return {
+          run = function(x) return twice(x) + 1 end,
+          fail = function() kosmo.error({message = "lib: nope", code = 3}) end,
+          shapes = function(t) return kosmo.is_array(t), kosmo.is_null(kosmo.null), kosmo.array({}) end,
+          safe = function() local g = kosmo.safe_globals() return g.host, g.kosmo, type(g.string) end,
+        }
+    """, "=lib.helper")
+    assert box.execute("return lib.helper.run(20)") == [41]
+    assert box.execute("local ok, e = pcall(lib.helper.fail) return tostring(e), e.code, e.message") == [
+        "lib: nope", 3, "lib: nope"]
+    assert box.execute("return lib.helper.shapes(json.array())") == [True, True, []]
+    assert box.execute("return lib.helper.safe()") == [None, None, "table"]
+    with pytest.raises(LuaRuntimeError, match=r"^lib\.bad:1: boom$"):
+        box.install_lua("lib.bad", "error('boom')", "=lib.bad")
+    with pytest.raises(LuaRuntimeError, match="unexpected symbol"):
+        box.install_lua("lib.bad", "return )", "=lib.bad")
+    with pytest.raises(UsageError, match="returned nothing"):
+        box.install_lua("lib.bad", "local x = 1", "=lib.bad")
+
+
+def test_print_capture() -> None:
+    lines: list[str] = []
+    box = Sandbox(output=lines.append)
+    box.execute("print('a', 1, nil, true, 2.5) print() print(setmetatable({}, {__tostring = function() "
+                "return 'custom' end})) print(json.null)")
+    assert lines == ["a\t1\tnil\ttrue\t2.5", "", "custom", "null"]
+
+
+def test_print_default_output_is_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    Sandbox().execute("print('to stdout')")
+    assert capsys.readouterr().out == "to stdout\n"
+
+
+def test_chunk_names_and_error_values() -> None:
+    box = Sandbox()
+    with pytest.raises(LuaRuntimeError, match=r"^workflow\.lua:3: boom$"):
+        box.execute("local a = 1\nlocal b = 2\nerror('boom')", "@workflow.lua")
+    with pytest.raises(LuaRuntimeError, match=r"^\(eval\):1: boom$"):
+        box.execute("error('boom')")
+    with pytest.raises(LuaRuntimeError, match=r"^\(eval\):1: .*near <eof>$"):
+        box.execute("x =")
+    with pytest.raises(LuaRuntimeError) as info:
+        box.execute("error({message = 'plain table', code = 5})")
+    assert str(info.value) == "plain table" and info.value.value == {"message": "plain table", "code": 5}
+    with pytest.raises(LuaRuntimeError) as info:
+        box.execute("error(setmetatable({code = 1}, {__tostring = function() return 'shown' end}))")
+    assert str(info.value) == "shown" and info.value.value == {"code": 1}
+    with pytest.raises(LuaRuntimeError, match=r"^\(error object is a nil value\)$"):
+        box.execute("error()")
+
+
+def test_state_persists_between_chunks() -> None:
+    box = Sandbox()
+    box.execute("counter = 1 function bump() counter = counter + 1 return counter end")
+    assert box.execute("return bump(), bump()") == [2, 3]
+
+
+def test_execute_is_not_reentrant() -> None:
+    box = Sandbox()
+    box.register("nested", lambda: box.execute("return 1"))
+    with pytest.raises(LuaRuntimeError, match=r"^nested: internal error \(UsageError\)$"):
+        box.execute("return nested()")
+
+
+def test_json_array_marker() -> None:
+    box = Sandbox()
+    assert box.execute("local a = json.array({1, 2}) return getmetatable(a), #a, json.array(a) == a") == [
+        "array", 2, True]
+    with pytest.raises(LuaRuntimeError, match=r"^\(eval\):1: json\.array: argument 1: expected a table or nil, "
+                                              r"got string$"):
+        box.execute("json.array('x')")
+    with pytest.raises(LuaRuntimeError, match="json.array: argument 1: the table already has a metatable"):
+        box.execute("json.array(setmetatable({}, {}))")

@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "integrations:accounts": ("kosmo_lua.cli.accounts_cmd", "List configured accounts (secrets are never shown)"),
     "integrations:generate": ("kosmo_lua.cli.generate_cmd", "Regenerate an integration's operation table from its OpenAPI document"),
     "integrations:render-docs": ("kosmo_lua.cli.render_docs_cmd", "Write the generated reference pages into docs/"),
+    "integrations:stubs": ("kosmo_lua.cli.stubs_cmd", "Write editor annotations (LuaCATS) for lua-language-server"),
+    "integrations:import": ("kosmo_lua.cli.import_cmd", "Make a new integration from any OpenAPI document"),
     "mcp:lua": ("kosmo_lua.cli.mcp_lua_cmd", "Run Lua with MCP servers (app.mcp, mcp) and no integrations"),
     "mcp:serve": ("kosmo_lua.cli.mcp_serve_cmd", "Serve the Lua tools (execute_lua, docs) to agents over MCP (stdio)"),
     "mcp:configure": ("kosmo_lua.cli.mcp_configure_cmd", "Configure an MCP server that Lua scripts can call"),

@@ -8,7 +8,10 @@ Success (2xx), by ``op.response.kind``:
 * ``text``   ``{body = <str>, content_type}``; ``binary`` ``{body = <bytes>, content_type}``.
 * ``media``  ``{content_type, body_base64, <header fields>}``; when the API answers media as JSON
   (``Accept: application/json``) the JSON fields are renamed by ``op.response.json_fields`` (Stability's
-  ``image`` -> ``body_base64``) and ``content_type`` comes from the ``type=`` parameter of the media type.
+  ``image`` -> ``body_base64``) and ``content_type`` comes from the ``type=`` parameter of the media type, else
+  from the content's first bytes, else from the operation's documented type. A JSON answer without the media
+  field (a job still running: ``{id, status = "in-progress"}`` with 202) is returned as it came.
+  ``media_payload`` gives the same result with the content as raw bytes, for ``save_to``.
 
 Errors (any other status): the message is the first of ``errors.message_fields`` found in a JSON body, else the
 ``errors.list_field`` items joined with "; ", else a short text body's first line, else the status phrase ("Bad
@@ -33,7 +36,7 @@ from ..sandbox.values import LuaArray, PlainData
 from .spec import RawResponse
 from .table import Operation
 
-__all__ = ["parse_response", "error_from_response", "decode_json", "is_json_type", "MAX_ERROR_TEXT"]
+__all__ = ["parse_response", "media_payload", "error_from_response", "decode_json", "is_json_type", "MAX_ERROR_TEXT"]
 
 #: Longest text body kept on an error value, and longest message taken from a body.
 MAX_ERROR_TEXT = 1000
@@ -112,24 +115,95 @@ def _header_value(value: str) -> str | int:
     return int(value) if _INTEGER.match(value.strip()) else value
 
 
-def _media(op: Operation, raw: RawResponse, function: str) -> PlainData:
-    resp = op.response
-    if is_json_type(raw.content_type):
-        decoded = _decode_or_fail(raw, function)
-        if not isinstance(decoded, dict):
-            return decoded
-        out: dict[str, Any] = {resp.json_fields.get(k, k): v for k, v in decoded.items()}
-        if "body_base64" in out and "content_type" not in out:
-            declared = resp.content_type if resp.content_type and "*" not in resp.content_type \
-                and not is_json_type(resp.content_type) else None
-            out["content_type"] = _media_type_param(raw) or declared or "application/octet-stream"
-    else:
-        out = {"content_type": raw.content_type or "application/octet-stream",
-               "body_base64": base64.b64encode(raw.body).decode("ascii")}
-    for field, header in resp.header_fields.items():
+def _sniffed_type(content_prefix: bytes) -> str | None:
+    from .files import sniff_content_type
+
+    return sniff_content_type(content_prefix)
+
+
+def _declared_media_type(op: Operation) -> str | None:
+    """The operation's documented media type when it names one concrete type (not ``image/*``, not JSON)."""
+    declared = op.response.content_type
+    if declared and "*" not in declared and not is_json_type(declared):
+        return declared
+    return None
+
+
+def _json_media(op: Operation, raw: RawResponse, function: str) -> tuple[str | None, dict[str, Any] | PlainData]:
+    """The JSON form of a media answer: (base64 text of the media or None, the other fields renamed).
+
+    No base64 field means the body is not the media itself: a job that is still running answers
+    ``{id, status = "in-progress"}`` under the same operation, and that is returned as it came.
+    """
+    decoded = _decode_or_fail(raw, function)
+    if not isinstance(decoded, dict):
+        return None, decoded
+    out: dict[str, Any] = {op.response.json_fields.get(k, k): v for k, v in decoded.items()}
+    encoded = out.pop("body_base64", None)
+    if not isinstance(encoded, str):
+        if encoded is not None:
+            out["body_base64"] = encoded  # not text: leave it for the script to look at, do not guess
+        return None, out
+    if "content_type" not in out:
+        # The media type rides in a parameter ("application/json; type=image/png"); failing that the first bytes
+        # tell (a few base64 characters suffice), then the type the operation documents.
+        try:
+            prefix = base64.b64decode(encoded[:24] + "=" * (-len(encoded[:24]) % 4))
+        except ValueError:
+            prefix = b""
+        out["content_type"] = (_media_type_param(raw) or _sniffed_type(prefix) or _declared_media_type(op)
+                               or "application/octet-stream")
+    return encoded, out
+
+
+def _add_header_fields(op: Operation, raw: RawResponse, out: dict[str, Any]) -> None:
+    for field, header in op.response.header_fields.items():
         value = raw.header(header)
         if value is not None and field not in out:
             out[field] = _header_value(value)
+
+
+def media_payload(op: Operation, raw: RawResponse, *, function: str) -> tuple[bytes | None, PlainData]:
+    """The file content of a 2xx ``media``/``binary`` answer as raw bytes, and the result's other fields.
+
+    This is what ``save_to`` writes: the bytes go to disk as they are, with no base64 copy made for a body that
+    arrived raw. The content is None when the answer carries no file (204, or a still-running job's
+    ``{id, status}``); the fields are then the whole result.
+    """
+    if raw.status == 204:
+        return None, {}
+    if op.response.kind == "media" and is_json_type(raw.content_type):
+        encoded, fields = _json_media(op, raw, function)
+        if encoded is None:
+            if isinstance(fields, dict):
+                _add_header_fields(op, raw, fields)
+            return None, fields
+        try:
+            content = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            raise TransportError(function, f"the media in the JSON response is not valid base64 (HTTP {raw.status})",
+                                 status=raw.status) from None
+        assert isinstance(fields, dict)
+        _add_header_fields(op, raw, fields)
+        return content, fields
+    fields = {"content_type": raw.content_type or _sniffed_type(raw.body[:16]) or "application/octet-stream"}
+    if op.response.kind == "media":
+        _add_header_fields(op, raw, fields)
+    return raw.body, fields
+
+
+def _media(op: Operation, raw: RawResponse, function: str) -> PlainData:
+    if is_json_type(raw.content_type):
+        encoded, out = _json_media(op, raw, function)
+        if not isinstance(out, dict):
+            return out
+        if encoded is not None:
+            # The API's own base64 text is passed on as it is: no decode/encode round trip for a large file.
+            out = {"content_type": out.pop("content_type"), "body_base64": encoded, **out}
+    else:
+        out = {"content_type": raw.content_type or _sniffed_type(raw.body[:16]) or "application/octet-stream",
+               "body_base64": base64.b64encode(raw.body).decode("ascii")}
+    _add_header_fields(op, raw, out)
     return out
 
 

@@ -8,6 +8,9 @@ Rules (a script may come from an agent, so the path is untrusted):
 * the file itself must not be a symlink, and an existing file is kept unless ``overwrite = true``;
 * missing folders inside the working directory are created; the data is written to a temporary file in the same
   folder and moved into place, so a reader never sees half a file.
+
+``safe_target`` runs twice for a call: before the request is sent (so a refused path costs no API call) and again
+right before writing (the folders may have changed meanwhile).
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, CallError
 
-__all__ = ["safe_target", "write_file"]
+__all__ = ["safe_target", "write_file", "save_media"]
 
 
 def safe_target(save_to: object, *, cwd: Path, overwrite: bool, function: str) -> Path:
@@ -59,12 +62,20 @@ def _inside(path: Path, root: Path) -> bool:
     return path != root
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` would give a new file: 0666 less the process umask (read by setting it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_file(target: Path, chunks: Iterable[bytes], *, overwrite: bool) -> int:
     """Write ``chunks`` to ``target`` atomically; returns the byte count."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".kosmo-", suffix=".part", dir=target.parent)
     size = 0
     try:
+        os.fchmod(fd, _new_file_mode())  # mkstemp makes 0600 files; a saved file gets the usual permissions
         with os.fdopen(fd, "wb") as fh:
             for chunk in chunks:
                 fh.write(chunk)
@@ -80,3 +91,28 @@ def write_file(target: Path, chunks: Iterable[bytes], *, overwrite: bool) -> int
             os.unlink(tmp)
         raise
     return size
+
+
+def save_media(content: bytes, fields: dict[str, Any], save_to: object, *, cwd: Path, overwrite: bool,
+               function: str) -> dict[str, Any]:
+    """Write ``content`` to ``save_to`` and return the result a script gets instead of the content.
+
+    ``{path, content_type, bytes, <the other fields>}``: ``path`` is relative to the working directory (it can be
+    passed straight back as a file input), ``bytes`` the size written.
+    """
+    target = safe_target(save_to, cwd=cwd, overwrite=overwrite, function=function)
+    try:
+        size = write_file(target, [content], overwrite=overwrite)
+    except FileExistsError:  # appeared between the check and the write
+        raise ArgumentError(function, [f"parameter 'save_to': '{save_to}' already exists; pass overwrite = true "
+                                       "to replace it"]) from None
+    except OSError as exc:
+        raise CallError(f"{function}: cannot write '{save_to}': {exc.strerror or type(exc).__name__}",
+                        kind="save", function=function) from None
+    root = Path(os.path.realpath(cwd))
+    out: dict[str, Any] = {"path": str(target.relative_to(root)), "content_type": fields.get("content_type"),
+                           "bytes": size}
+    for key, value in fields.items():
+        if key not in out and key != "body_base64":
+            out[key] = value
+    return out

@@ -38,7 +38,7 @@ _MAX_FRAME = 1 << 30  # a length beyond this means the stream is corrupt
 _READ_CHUNK = 1 << 16
 _CLOSE_GRACE = 1.0  # seconds a closing child gets to exit on its own before SIGKILL
 
-# Every pipe end any session of this process holds; a new child closes all of them but its own.
+# Every pipe end the sessions of this process hold (so each is closed exactly once).
 _open_session_fds: set[int] = set()
 
 
@@ -97,9 +97,9 @@ class _Child:
         self.buffer = bytearray()
         self.status: int | None = None  # raw wait status once reaped
 
-    def send(self, message: dict, deadline: float) -> bool:
+    def send(self, frame: bytes, deadline: float) -> bool:
         """Write one frame before the deadline; False when the child is gone or the deadline passed."""
-        data = memoryview(_encode_frame(message))
+        data = memoryview(frame)
         while data:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -115,9 +115,13 @@ class _Child:
         return True
 
     def receive(self, deadline: float) -> dict | str:
-        """The next message, or "timeout" when the deadline passed, or "eof" when the child closed the pipe."""
+        """The next message, or "timeout" when the deadline passed, "eof" when the child closed the pipe, or
+        "corrupt" when what it wrote is not our framing (something in the child wrote to the pipe directly)."""
         while True:
-            message = self._take_frame()
+            try:
+                message = self._take_frame()
+            except ValueError:  # includes json.JSONDecodeError and UnicodeDecodeError
+                return "corrupt"
             if message is not None:
                 return message
             remaining = deadline - time.monotonic()
@@ -145,7 +149,10 @@ class _Child:
             return None
         body = bytes(self.buffer[_HEADER.size:end])
         del self.buffer[:end]
-        return json.loads(body)
+        message = json.loads(body)
+        if not isinstance(message, dict) or not ("event" in message or "result" in message):
+            raise ValueError("unexpected message from the worker")
+        return message
 
     def alive(self) -> bool:
         if self.status is not None:
@@ -219,6 +226,10 @@ class WorkerSession:
             raise UsageError(f"WorkerSession.request: timeout: expected a positive number of seconds, got {timeout!r}")
         if not isinstance(payload, dict):
             raise UsageError(f"WorkerSession.request: payload: expected a dict, got {type(payload).__name__}")
+        try:
+            frame = _encode_frame({"payload": payload})
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"WorkerSession.request: payload: not JSON-serialisable ({exc})") from None
         deadline = time.monotonic() + timeout
         fresh = False
         if self._child is not None and not self._child.alive():
@@ -230,7 +241,7 @@ class WorkerSession:
         child = self._child
         events: list[dict] = []
         try:
-            if not child.send({"payload": payload}, deadline):
+            if not child.send(frame, deadline):
                 return self._lost(child, events, fresh, timed_out=time.monotonic() >= deadline)
             while True:
                 message = child.receive(deadline)
@@ -238,6 +249,8 @@ class WorkerSession:
                     return self._lost(child, events, fresh, timed_out=True)
                 if message == "eof":
                     return self._lost(child, events, fresh, timed_out=False)
+                if message == "corrupt":
+                    return self._lost(child, events, fresh, timed_out=False, corrupt=True)
                 assert isinstance(message, dict)
                 if "event" in message:
                     events.append(message["event"])
@@ -284,9 +297,10 @@ class WorkerSession:
         if os.getpid() != self._owner_pid or threading.get_ident() != self._owner_thread:
             raise UsageError(f"WorkerSession.{what}: call it from the thread (and process) that created the session")
 
-    def _lost(self, child: _Child, events: list[dict], fresh: bool, *, timed_out: bool) -> WorkerReply:
+    def _lost(self, child: _Child, events: list[dict], fresh: bool, *, timed_out: bool,
+              corrupt: bool = False) -> WorkerReply:
         self._child = None
-        if timed_out:
+        if timed_out or corrupt:
             status = child.kill()
         else:
             status = child.reap(_CLOSE_GRACE)

@@ -12,8 +12,9 @@ Decisions:
   Python object).
 * Python ints outside Lua's 64-bit range become floats, as Lua itself does with such literals; ints too large even
   for a float are refused.
-* Lua -> Python keeps shared sub-tables shared (each Lua table is converted once), so conversion work is bounded
-  by the size of the Lua data even for a table that references another many times.
+* Both directions expand shared sub-tables (plain data is a tree, as in JSON) and both are bounded: Lua -> Python
+  by a cost budget (``max_cost`` bytes of expanded data; a Lua table that doubles itself 60 times is refused
+  instead of exploding), Python -> Lua by the free Lua memory, checked while measuring.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from lupa import lua54
 from kosmo_lua.errors import ArgumentError
 from kosmo_lua.sandbox.values import JSON_NULL, JsonNull, LuaArray, PlainData
 
-__all__ = ["MAX_DEPTH", "Marshal", "estimate_size"]
+__all__ = ["MAX_DEPTH", "Marshal", "ValueTooLarge", "estimate_size"]
 
 #: Deepest nesting accepted either way; deeper data is almost certainly a mistake (or an attack on the stack).
 MAX_DEPTH = 200
@@ -43,6 +44,20 @@ _ARRAY_SLOT = 16
 _HASH_NODE = 40
 
 _TABLE_KIND_NULL, _TABLE_KIND_ARRAY = 1, 2
+
+# Lua -> Python costs, never above what the same data takes in Lua (so any tree that fits in Lua memory fits in
+# a budget of that size): a string header (plus its length), a table header, one key/value pair.
+_VALUE_COST = 16
+_TABLE_HEADER_COST = 64
+_ENTRY_COST = 32
+
+
+class ValueTooLarge(Exception):
+    """A Python value would take more Lua memory than the budget allows (raised while measuring)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"value needs more than {size} bytes of Lua memory")
+        self.size = size
 
 
 class _Array(list):  # type: ignore[type-arg]
@@ -66,75 +81,97 @@ def _pow2(n: int) -> int:
 
 def estimate_size(value: PlainData) -> int:
     """Estimated Lua bytes for ``value`` (what the free-memory check compares)."""
-    return _prepare(value, 0, set())[1]
+    return _Measure(None).prepare(value, 0)[1]
 
 
-def _prepare(value: Any, depth: int, active: set[int]) -> tuple[Any, int]:
-    if value is None or value is True or value is False:
-        return value, 0
-    kind = type(value)
-    if kind is str:
-        data = value.encode("utf-8", "surrogateescape")
-        return data, _STRING_COST + len(data)
-    if kind is bytes or kind is bytearray or kind is memoryview:
-        data = bytes(value)
-        return data, _STRING_COST + len(data)
-    if kind is int or isinstance(value, int) and not isinstance(value, bool):
-        value = int(value)
-        if _INT_MIN <= value <= _INT_MAX:
-            return value, 0
-        try:
-            return float(value), 0
-        except OverflowError:
-            raise ValueError(f"integer {str(value)[:20]}... is too large for Lua") from None
-    if kind is float or isinstance(value, float):
-        return float(value), 0
-    if isinstance(value, JsonNull):
-        return _NULL, 0
-    if depth >= MAX_DEPTH:
-        raise ValueError(f"value nested more than {MAX_DEPTH} levels deep")
-    if isinstance(value, (list, tuple)):
+class _Measure:
+    """One Python -> Lua preparation: validates, encodes strings and adds up the estimated Lua size, stopping
+    as soon as the size passes ``budget`` (so a value that expands hugely costs no more than the budget)."""
+
+    def __init__(self, budget: int | None) -> None:
+        self.budget = budget
+        self.total = 0
+        self.active: set[int] = set()
+
+    def spend(self, cost: int) -> None:
+        self.total += cost
+        if self.budget is not None and self.total > self.budget:
+            raise ValueTooLarge(self.total)
+
+    def prepare(self, value: Any, depth: int) -> tuple[Any, int]:
+        before = self.total
+        prepared = self.convert(value, depth)
+        return prepared, self.total - before
+
+    def convert(self, value: Any, depth: int) -> Any:
+        if value is None or value is True or value is False:
+            return value
+        kind = type(value)
+        if isinstance(value, str):
+            data = value.encode("utf-8", "surrogateescape")
+            self.spend(_STRING_COST + len(data))
+            return data
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value)
+            self.spend(_STRING_COST + len(data))
+            return data
+        if isinstance(value, int):
+            value = int(value)
+            if _INT_MIN <= value <= _INT_MAX:
+                return value
+            try:
+                return float(value)
+            except OverflowError:
+                raise ValueError(f"an integer of {value.bit_length()} bits is too large for Lua") from None
+        if isinstance(value, float):
+            return float(value)
+        if isinstance(value, JsonNull):
+            return _NULL
+        if isinstance(value, (list, tuple)):
+            return self.array(value, depth)
+        if isinstance(value, dict):
+            return self.object(value, depth)
+        raise TypeError(f"cannot pass a {kind.__name__} to Lua (plain data only)")
+
+    def enter(self, value: Any, depth: int) -> int:
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"value nested more than {MAX_DEPTH} levels deep")
         marker = id(value)
-        if marker in active:
+        if marker in self.active:
             raise ValueError("value contains itself (a cycle)")
-        active.add(marker)
+        self.active.add(marker)
+        return marker
+
+    def array(self, value: list[Any] | tuple[Any, ...], depth: int) -> _Array:
+        marker = self.enter(value, depth)
+        self.spend(_TABLE_COST + _ARRAY_SLOT * len(value))
         items = _Array()
-        size = _TABLE_COST + _ARRAY_SLOT * len(value)
         for element in value:
-            if element is None:
-                items.append(_NULL)  # keeps positions: a null inside an array reads as json.null
-                continue
-            prepared, cost = _prepare(element, depth + 1, active)
-            items.append(prepared)
-            size += cost
-        active.discard(marker)
-        return items, size
-    if isinstance(value, dict):
-        marker = id(value)
-        if marker in active:
-            raise ValueError("value contains itself (a cycle)")
-        active.add(marker)
+            # None keeps its position: a null inside an array reads as json.null.
+            items.append(_NULL if element is None else self.convert(element, depth + 1))
+        self.active.discard(marker)
+        return items
+
+    def object(self, value: dict[Any, Any], depth: int) -> _Object:
+        marker = self.enter(value, depth)
         fields = _Object()
-        size = 0
         for key, element in value.items():
             if element is None:
                 continue  # a null field reads as absent (nil)
             if isinstance(key, str):
                 lua_key: bytes | int = key.encode("utf-8", "surrogateescape")
-                size += _STRING_COST + len(lua_key)
+                self.spend(_STRING_COST + len(lua_key))
             elif isinstance(key, bytes):
                 lua_key = key
-                size += _STRING_COST + len(key)
+                self.spend(_STRING_COST + len(key))
             elif isinstance(key, int) and not isinstance(key, bool) and _INT_MIN <= key <= _INT_MAX:
                 lua_key = key
             else:
                 raise TypeError(f"unsupported dict key {key!r}: keys must be str, bytes or int")
-            prepared, cost = _prepare(element, depth + 1, active)
-            fields[lua_key] = prepared
-            size += cost
-        active.discard(marker)
-        return fields, size + _TABLE_COST + _HASH_NODE * _pow2(len(fields))
-    raise TypeError(f"cannot pass a {kind.__name__} to Lua (plain data only)")
+            fields[lua_key] = self.convert(element, depth + 1)
+        self.spend(_TABLE_COST + _HASH_NODE * _pow2(len(fields)))
+        self.active.discard(marker)
+        return fields
 
 
 def _decode(data: bytes) -> str | bytes:
@@ -155,17 +192,22 @@ class Marshal:
     """
 
     def __init__(self, lua: Any, describe: Callable[[Any], tuple[int, Any]],
-                 mark_arrays: Callable[[Any], None], null: Any) -> None:
+                 mark_arrays: Callable[[Any], None], null: Any, *, max_cost: int) -> None:
         self._lua = lua
         self._describe = describe
         self._mark_arrays = mark_arrays
         self._null = null
+        #: Lua -> Python budget per conversion, in bytes of expanded data (see the module docstring).
+        self.max_cost = max_cost
 
     # -- Python -> Lua -------------------------------------------------------------------------------------------
 
-    def prepare(self, value: PlainData) -> tuple[Any, int]:
-        """Validate ``value`` and estimate its Lua size, without touching Lua. Raises TypeError/ValueError."""
-        return _prepare(value, 0, set())
+    def prepare(self, value: PlainData, budget: int | None = None) -> tuple[Any, int]:
+        """Validate ``value`` and estimate its Lua size, without touching Lua.
+
+        Raises TypeError/ValueError for what is not plain data, ValueTooLarge once the size passes ``budget``.
+        """
+        return _Measure(budget).prepare(value, 0)
 
     def build(self, prepared: Any) -> Any:
         """Create the Lua value for a prepared value (the caller makes sure memory allows it)."""
@@ -196,25 +238,35 @@ class Marshal:
     def from_lua(self, value: Any, *, function: str, where: str = "argument 1", strict: bool = True) -> PlainData:
         """Convert a value lupa handed over into plain data.
 
-        ``strict`` (host function arguments) refuses functions, coroutines, cycles and odd keys with an
-        ArgumentError naming ``function`` and ``where``; otherwise (a chunk's results, error values) they become
-        descriptive strings such as ``"<function>"``.
+        ``strict`` (host function arguments) refuses functions, coroutines, cycles, odd keys and values over the
+        cost budget with an ArgumentError naming ``function`` and ``where``; otherwise (a chunk's results, error
+        values) they become descriptive strings such as ``"<function>"``.
         """
-        walk = _LuaWalk(self._describe, function, where, strict)
+        walk = _LuaWalk(self._describe, function, where, strict, self.max_cost)
         return walk.convert(value, 0)
 
 
 class _LuaWalk:
     """One Lua -> Python conversion: remembers tables already converted and the path for error messages."""
 
-    def __init__(self, describe: Callable[[Any], tuple[int, Any]], function: str, where: str, strict: bool):
+    def __init__(self, describe: Callable[[Any], tuple[int, Any]], function: str, where: str, strict: bool,
+                 max_cost: int):
         self.describe = describe
         self.function = function
         self.where = where
         self.strict = strict
-        self.done: dict[int, Any] = {}
+        self.max_cost = max_cost
+        self.remaining = max_cost
         self.active: set[int] = set()
         self.trail: list[str] = []
+
+    def spend(self, cost: int) -> bool:
+        self.remaining -= cost
+        return self.remaining >= 0
+
+    def too_large(self) -> Any:
+        return self.refuse(f"value too large to pass (more than {self.max_cost} bytes once expanded; a table or "
+                           "string used in several places counts each time)", "<too large>")
 
     def refuse(self, problem: str, placeholder: str) -> Any:
         if not self.strict:
@@ -228,6 +280,8 @@ class _LuaWalk:
             return value
         kind = type(value)
         if kind is bytes:
+            if not self.spend(_VALUE_COST + len(value)):
+                return self.too_large()
             return _decode(value)
         if kind is int or kind is float:
             return value
@@ -249,14 +303,17 @@ class _LuaWalk:
         kind, ident = self.describe(table)
         if kind == _TABLE_KIND_NULL:
             return JSON_NULL
-        if ident in self.done:
-            return self.done[ident]
         if ident in self.active:
             return self.refuse("cannot pass a table that contains itself (a cycle)", "<cycle>")
         if depth >= MAX_DEPTH:
             return self.refuse(f"tables nested more than {MAX_DEPTH} levels deep", "<too deep>")
+        if self.remaining < 0:
+            return self.too_large()
         self.active.add(ident)
         items = list(table.items())
+        if not self.spend(_TABLE_HEADER_COST + _ENTRY_COST * len(items)):
+            self.active.discard(ident)
+            return self.too_large()
         if kind == _TABLE_KIND_ARRAY:
             result = self.marked_array(items, depth)
         elif items and all(type(k) is int and 0 < k <= len(items) for k, _ in items):
@@ -264,7 +321,6 @@ class _LuaWalk:
         else:
             result = self.mapping(items, depth)
         self.active.discard(ident)
-        self.done[ident] = result
         return result
 
     def sequence(self, items: list[tuple[Any, Any]], depth: int) -> LuaArray:

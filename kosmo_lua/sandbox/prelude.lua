@@ -97,7 +97,11 @@ local function mark_array(t, fname)
   return native_setmetatable(t, array_mt)
 end
 
-local function json_array(t) return mark_array(t, "json.array") end
+-- Not tail calls: error levels in mark_array count this frame.
+local function json_array(t)
+  local marked = mark_array(t, "json.array")
+  return marked
+end
 
 -- Script-facing replacements ---------------------------------------------------------------------------------------
 local function safe_pcall(f, ...)
@@ -192,11 +196,9 @@ local function safe_wrap(f)
   end
 end
 
-local function copy(t, skip)
+local function copy(t)
   local c = {}
-  for k, v in pairs(t) do
-    if not (skip and skip[k]) then c[k] = v end
-  end
+  for k, v in pairs(t) do c[k] = v end
   return c
 end
 
@@ -229,7 +231,10 @@ script_env = safe_globals()
 local host = {} -- every registered host function by dotted path
 local kosmo = {
   null = NULL,
-  array = function(t) return mark_array(t, "kosmo.array") end,
+  array = function(t)
+    local marked = mark_array(t, "kosmo.array")
+    return marked
+  end,
   is_array = function(t) return type(t) == "table" and rawequal(raw_getmetatable(t), array_mt) end,
   is_null = function(v) return rawequal(v, NULL) end,
   check = check,
@@ -239,7 +244,7 @@ local kosmo = {
 -- tostring is the full message. kosmo.error("text") or kosmo.error({message = ..., ...}, full_text?).
 local function error_value(value, text)
   if type(value) ~= "table" then value = { message = tostring(value) } end
-  text = text or rawget(value, "message") or "error"
+  if type(text) ~= "string" then text = tostring(rawget(value, "message") or "error") end
   return native_setmetatable(value, { __tostring = function() return text end, __metatable = false })
 end
 
@@ -396,7 +401,9 @@ function internal.set_path(names, value)
     local v = rawget(t, k)
     if v == nil then
       if namespaces[t] then
-        v = t[k]
+        local ok, found = native_pcall(function() return t[k] end)
+        if not ok then error((tostring(found):gsub("^kosmo%.prelude:%d+: ", "")), 0) end
+        v = found
       else
         v = {}
         rawset(t, k, v)

@@ -44,7 +44,7 @@ from kosmo_lua.errors import (
     MemoryLimitExceeded,
     UsageError,
 )
-from kosmo_lua.sandbox.marshal import Marshal
+from kosmo_lua.sandbox.marshal import Marshal, ValueTooLarge
 from kosmo_lua.sandbox.values import PlainData
 
 __all__ = ["HOOK_COUNT", "Function", "Namespace", "Sandbox"]
@@ -159,19 +159,25 @@ class Sandbox:
         self._api_set_path = api[b"set_path"]
         self._api_install = api[b"install"]
         self._api_configure = api[b"configure"]
-        self._marshal = Marshal(self._lua, api[b"describe"], api[b"mark_arrays"], api[b"null"])
+        self._marshal = Marshal(self._lua, api[b"describe"], api[b"mark_arrays"], api[b"null"],
+                                max_cost=_cost_budget(self.memory_limit))
         self._configure_messages()
         api[b"set_print"](self._host_closure("print", self._print, public=False))
         self.register("sleep", self._lua_sleep)
 
     # -- public set-up API -----------------------------------------------------------------------------------------
 
-    def register(self, path: str, fn: Callable[..., Any]) -> None:
-        """Expose host function ``fn`` at the dotted global ``path`` (parents are created)."""
+    def register(self, path: str, fn: Callable[..., Any], *, visible: bool = True) -> None:
+        """Expose host function ``fn`` at the dotted global ``path`` (parents are created).
+
+        With ``visible=False`` the function is only in the ``host`` table of library chunks (``install_lua``):
+        the building blocks of Lua-written library code, which scripts must not call directly."""
         names = _split_path(path, "Sandbox.register")
         if not callable(fn):
             raise UsageError(f"Sandbox.register: fn: expected a callable, got {type(fn).__name__}")
-        self._place(names, self._host_closure(path, fn, public=True), "Sandbox.register")
+        closure = self._host_closure(path, fn, public=True)
+        if visible:
+            self._place(names, closure, "Sandbox.register")
 
     def install_lua(self, path: str, source: str, chunkname: str) -> None:
         """Run a privileged library chunk and place the value it returns at ``path``.
@@ -209,6 +215,7 @@ class Sandbox:
             raise UsageError("Sandbox.set_limits: not while a script runs")
         if memory_limit is not None:
             self.memory_limit = _check_memory_limit("Sandbox.set_limits", memory_limit)
+            self._marshal.max_cost = _cost_budget(self.memory_limit)
         if cpu_limit is not None:
             self.cpu_limit = _check_cpu_limit("Sandbox.set_limits", cpu_limit)
         self._configure_messages()
@@ -396,28 +403,34 @@ class Sandbox:
             return self._kill_with(CpuLimitExceeded(self.cpu_limit))
         return self._pack(entry.path, value)
 
-    def _fits(self, size: int) -> bool:
+    def _measure(self, values: tuple[Any, ...]) -> list[Any]:
+        """Prepare values for Lua, refusing (ValueTooLarge) as soon as they would not fit in free Lua memory."""
         if not self._executing:
-            return True
-        if size <= self.memory_limit - self._lua.get_memory_used():
-            return True
-        self._lua.gccollect()
-        return size <= self.memory_limit - self._lua.get_memory_used()
+            return [self._marshal.prepare(v)[0] for v in values]
+        try:
+            return self._prepare_within(values)
+        except ValueTooLarge:
+            self._lua.gccollect()  # garbage counts as used until collected; only live data should refuse
+            return self._prepare_within(values)
+
+    def _prepare_within(self, values: tuple[Any, ...]) -> list[Any]:
+        budget = self.memory_limit - self._lua.get_memory_used()
+        prepared = []
+        for value in values:
+            item, size = self._marshal.prepare(value, budget)
+            prepared.append(item)
+            budget -= size
+        return prepared
 
     def _pack(self, path: str, value: Any) -> Any:
         # A tuple is several Lua values (() is none); anything else, None included, is exactly one.
         values = value if type(value) is tuple else (value,)
-        prepared: list[Any] = []
-        size = 0
         try:
-            for item in values:
-                converted, cost = self._marshal.prepare(item)
-                prepared.append(converted)
-                size += cost
+            prepared = self._measure(values)
+        except ValueTooLarge:
+            return self._kill_with(MemoryLimitExceeded(self.memory_limit))
         except (TypeError, ValueError) as exc:
             return self._internal_error(path, exc)
-        if not self._fits(size):
-            return self._kill_with(MemoryLimitExceeded(self.memory_limit))
         packed: dict[Any, Any] = {b"ok": True, b"n": len(prepared)}
         for i, item in enumerate(prepared, 1):
             if item is not None:
@@ -425,13 +438,15 @@ class Sandbox:
         return self._lua.table_from(packed)
 
     def _error_result(self, exc: CallError) -> Any:
+        text = str(exc)
         try:
-            prepared, size = self._marshal.prepare(exc.data)
-        except (TypeError, ValueError):
-            prepared, size = self._marshal.prepare({"message": str(exc)})
-        if not self._fits(size):
+            try:
+                (prepared,) = self._measure((exc.data,))
+            except (TypeError, ValueError):
+                (prepared,) = self._measure(({"message": text},))
+        except ValueTooLarge:
             return self._kill_with(MemoryLimitExceeded(self.memory_limit))
-        return self._lua.table_from({b"err": self._marshal.build(prepared), b"text": str(exc).encode()})
+        return self._lua.table_from({b"err": self._marshal.build(prepared), b"text": text.encode()})
 
     def _internal_error(self, path: str, exc: BaseException) -> Any:
         # The traceback goes to the debug log only; Lua gets the path and the class name, nothing else.
@@ -529,6 +544,11 @@ class Sandbox:
         message = _text(outcome[b"text"])
         plain = self._marshal.from_lua(value, function="(error)", strict=False)
         raise LuaRuntimeError(message, value=plain)
+
+
+def _cost_budget(memory_limit: int) -> int:
+    """What one Lua -> Python conversion may expand to: twice any tree that fits in Lua memory (marshal.py)."""
+    return 2 * memory_limit
 
 
 def _lua_type_name(value: Any) -> str:

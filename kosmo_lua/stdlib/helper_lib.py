@@ -80,4 +80,4 @@ def install(sandbox: Any, engine: Any) -> None:
         "secure_equals": secure_equals,
         "raise": raise_error,
     }.items():
-        sandbox.register(f"kosmo.lib.{name}", fn)
+        sandbox.register(f"kosmo.lib.{name}", fn, visible=False)

@@ -489,9 +489,9 @@ end
 def install(sandbox: Any) -> None:
     """Register the regex functions; ``regex.gsub`` is the Lua wrapper around the host template version."""
     for name, fn in (("match", match), ("match_all", match_all), ("test", test), ("find", find),
-                     ("split", split), ("escape", escape), ("_gsub", gsub), ("_spans", spans)):
+                     ("split", split), ("escape", escape)):
         sandbox.register(f"regex.{name}", fn)
+    # The two building blocks are for the Lua wrapper only (it reaches them through ``host``).
+    sandbox.register("regex._gsub", gsub, visible=False)
+    sandbox.register("regex._spans", spans, visible=False)
     sandbox.install_lua("regex.gsub", GSUB_LUA, "=kosmo/regex.gsub")
-    # The two helpers are for the wrapper only (it holds them through ``host``): take them out of script view.
-    sandbox.set_value("regex._gsub", None)
-    sandbox.set_value("regex._spans", None)

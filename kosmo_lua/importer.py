@@ -33,7 +33,6 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: Names a script or the docs already use for something else.
 _RESERVED = frozenset({"kosmo", "app", "mcp", "json", "regex", "docs", "dump", "sleep", "parallel", "print",
                        "overview", "errors", "examples", "limits", "output"})
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
 
 
 @dataclass(frozen=True)
@@ -86,8 +85,10 @@ def _used_scheme_names(spec: dict[str, Any]) -> list[str]:
     """Security scheme names in the order the document requires them (top level first, then operations)."""
     order: list[str] = []
     requirements = list(spec.get("security") or ())
+    from .ops.generate import HTTP_METHODS
+
     for item in (spec.get("paths") or {}).values():
-        for method in _METHODS:
+        for method in HTTP_METHODS:
             op = item.get(method) if isinstance(item, dict) else None
             if isinstance(op, dict):
                 requirements += list(op.get("security") or ())
@@ -149,6 +150,7 @@ def _lua_name(text: str) -> str:
 def derive_names(spec: dict[str, Any]) -> dict[str, str]:
     """operationId (or the generator's key) -> Lua name: the operationId in snake_case, else the title, else the
     method and path; a name already taken gets _2, _3..."""
+    from .ops.generate import HTTP_METHODS
     from .ops.naming import is_lua_identifier, title_alias
 
     out: dict[str, str] = {}
@@ -157,7 +159,7 @@ def derive_names(spec: dict[str, Any]) -> dict[str, str]:
     for path, item in (spec.get("paths") or {}).items():
         if not isinstance(item, dict):
             continue
-        for method in _METHODS:
+        for method in HTTP_METHODS:
             raw = item.get(method)
             if not isinstance(raw, dict):
                 continue
@@ -219,12 +221,15 @@ def _integration_yaml(name: str, title: str, summary: str, spec_file: str, diges
     return head + _yaml_dump(data)
 
 
-def _names_yaml(name: str, title: str, names: dict[str, str], auth: str) -> str:
+def _names_yaml(name: str, title: str, names: dict[str, str], auth: str, skip: tuple[str, ...]) -> str:
     data: dict[str, Any] = {"integration": name, "title": title, "spec_text": True}
     kind, _, param = auth.partition(":")
     if kind in ("header", "query") and param:
         data["drop_params"] = [param]  # the engine puts the credential there; scripts never pass it
-    data["operations"] = {key: {"name": lua} for key, lua in names.items()}
+    data["operations"] = {key: ({"skip": True} if key in skip else {"name": lua}) for key, lua in names.items()}
+    for key in skip:
+        # An id the document does not have stays in, so the generator names it instead of ignoring a typo.
+        data["operations"].setdefault(key, {"skip": True})
     head = ("# Lua names for the operations, keyed by operationId. Written by `kosmo integrations:import`; edit the\n"
             "# names (or add aliases, descriptions, examples: see kosmo_lua/ops/generate.py), then regenerate with\n"
             f"# `kosmo integrations:generate {name} --spec <this folder>/<the openapi file>`.\n")
@@ -257,7 +262,7 @@ def _spec_file_name(raw: bytes) -> str:
 
 
 def _build(folder: Path, name: str, spec: dict[str, Any], raw: bytes, source_name: str, base_url: str,
-           auth: str) -> tuple[Any, str]:
+           auth: str, skip: tuple[str, ...]) -> tuple[Any, str]:
     """Write every file into ``folder``; returns (the table, the spec copy's file name)."""
     from .ops.generate import generate_integration, spec_sha256
 
@@ -266,7 +271,8 @@ def _build(folder: Path, name: str, spec: dict[str, Any], raw: bytes, source_nam
     summary = _summary(spec, source_name)
     spec_file = _spec_file_name(raw)
     (folder / spec_file).write_bytes(raw)
-    (folder / "names.yaml").write_text(_names_yaml(name, title, derive_names(spec), auth), encoding="utf-8")
+    names_text = _names_yaml(name, title, derive_names(spec), auth, skip)
+    (folder / "names.yaml").write_text(names_text, encoding="utf-8")
     table = generate_integration(folder, folder / spec_file)
     (folder / "integration.yaml").write_text(
         _integration_yaml(name, title, summary, spec_file, spec_sha256(raw), base_url, auth), encoding="utf-8")
@@ -276,8 +282,11 @@ def _build(folder: Path, name: str, spec: dict[str, Any], raw: bytes, source_nam
 
 
 def import_spec(spec_path: Path, name: str, *, base_url: str | None = None, auth: str | None = None,
-                force: bool = False, home: Path | None = None) -> ImportResult:
-    """Make ``$KOSMO_HOME/integrations/<name>/`` from an OpenAPI document. UsageError / ConfigError say why not."""
+                force: bool = False, skip: tuple[str, ...] = (), home: Path | None = None) -> ImportResult:
+    """Make ``$KOSMO_HOME/integrations/<name>/`` from an OpenAPI document. UsageError / ConfigError say why not.
+
+    ``skip``: operationIds to leave out (``skip: true`` in names.yaml), for operations the generator cannot read.
+    """
     from .ops.generate import load_spec
     from .registry import clear_cache, home_folder
 
@@ -308,7 +317,7 @@ def import_spec(spec_path: Path, name: str, *, base_url: str | None = None, auth
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        table, _ = _build(staging, name, spec, raw, spec_path.name, url, auth_text)
+        table, _ = _build(staging, name, spec, raw, spec_path.name, url, auth_text, tuple(skip))
         if target.exists():
             old = root / f".{name}.replaced-{os.getpid()}"
             os.replace(target, old)

@@ -317,6 +317,35 @@ def test_bad_options_and_documents(home: Path, tmp_path: Path) -> None:
     assert not (home / "integrations" / "x2").exists()
 
 
+RAW_BODY = """\
+openapi: 3.0.0
+info: {title: Raw, version: "1"}
+paths:
+  /upload:
+    put:
+      operationId: putRaw
+      requestBody:
+        content:
+          application/octet-stream:
+            schema: {type: string, format: binary}
+      responses: {"204": {description: stored}}
+  /ok:
+    get:
+      operationId: getOk
+      responses: {"200": {description: fine}}
+"""
+
+
+def test_unsupported_operation_can_be_skipped(home: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "raw.yaml"
+    spec.write_text(RAW_BODY)
+    proc = kosmo(home, "integrations:import", "--spec", str(spec), "--name", "raw")
+    assert proc.returncode == 1 and "application/octet-stream" in proc.stderr and "--skip putRaw" in proc.stderr
+    assert not (home / "integrations" / "raw").exists()
+    out = imported(home, spec, "raw", "--skip", "putRaw")
+    assert "1 operations (get_ok)" in out and "no absolute server URL" in out
+
+
 def test_names_are_editable_data_and_regenerate(home: Path) -> None:
     imported(home, SHELTER, "shelter")
     folder = home / "integrations" / "shelter"

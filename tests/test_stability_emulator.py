@@ -204,7 +204,8 @@ def test_mp4_is_a_consistent_container() -> None:
 def test_401_in_both_error_formats(em: Emulator) -> None:
     with client_for(em, None) as anon:
         r = anon.get("/v1/user/balance")
-        assert r.status_code == 401 and set(r.json()) == {"id", "name", "message"} and r.json()["name"] == "unauthorized"
+        assert r.status_code == 401 and set(r.json()) == {"id", "name", "message"}
+        assert r.json()["name"] == "unauthorized"
         error(post(anon, CORE, {"prompt": "x"}), 401, "unauthorized")
     assert KEY not in json.dumps([r.to_data() for r in em.requests])
 
@@ -272,9 +273,11 @@ def test_every_image_endpoint_answers(c: httpx.Client) -> None:
         ("/v2beta/stable-image/generate/ultra", {"prompt": "p", "strength": 0.4}, {"image": photo}, (96, 64)),
         ("/v2beta/stable-image/generate/sd3", {"prompt": "p", "mode": "image-to-image", "strength": 0.5},
          {"image": photo}, (96, 64)),
-        ("/v2beta/stable-image/edit/inpaint", {"prompt": "p", "grow_mask": 8}, {"image": photo, "mask": mask}, (96, 64)),
+        ("/v2beta/stable-image/edit/inpaint", {"prompt": "p", "grow_mask": 8}, {"image": photo, "mask": mask},
+         (96, 64)),
         ("/v2beta/stable-image/edit/erase", {"grow_mask": 20}, {"image": photo, "mask": mask}, (96, 64)),
-        ("/v2beta/stable-image/control/structure", {"prompt": "p", "control_strength": 0.6}, {"image": photo}, (96, 64)),
+        ("/v2beta/stable-image/control/structure", {"prompt": "p", "control_strength": 0.6}, {"image": photo},
+         (96, 64)),
         ("/v2beta/stable-image/upscale/fast", {}, {"image": photo}, (384, 256)),
     ]
     for path, data, files, size in cases:
@@ -347,7 +350,8 @@ def test_images_must_be_real_and_within_limits(c: httpx.Client) -> None:
     error(post(c, "/v2beta/stable-image/control/structure", {"prompt": "p"},
                {"image": ("a.png", mod.png_image(300, 64, b"abc"))}), 400)  # wider than 2.5:1
     video = "/v2beta/image-to-video"
-    assert "1024x576" in error(post(c, video, {}, {"image": ("a.png", mod.png_image(64, 64, b"abc"))}), 400)["errors"][0]
+    small = {"image": ("a.png", mod.png_image(64, 64, b"abc"))}
+    assert "1024x576" in error(post(c, video, {}, small), 400)["errors"][0]
     error(post(c, video, {}, {"image": ("a.webp", mod.webp_image(768, 768, b"abc"))}), 400)  # PNG or JPEG only
     assert post(c, video, {}, {"image": ("a.jpg", mod.jpeg_image(576, 1024, b"abc"))}).status_code == 200
 

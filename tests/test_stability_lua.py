@@ -299,9 +299,15 @@ for name, args in pairs({ kind = { id = job.id, kind = "audio" }, id = { kind = 
 end
 local ok3, missing = pcall(s.wait, { id = string.rep("0", 64), kind = "video", interval = 0.01 })
 out.missing = { status = missing.status, name = missing.name }
+local ok4, taken = pcall(s.wait, { id = job.id, kind = "upscale", save_to = "taken.png", interval = 0.01 })
+out.taken = taken.message
 return out
 """
-    r = ok(lua(code, work, home, env={"STABILITY_EMULATOR_JOB_POLLS": "50"}))["result"][0]
+    (work / "taken.png").write_bytes(b"mine")
+    envelope = ok(lua(code, work, home, env={"STABILITY_EMULATOR_JOB_POLLS": "50"}))
+    r = envelope["result"][0]
+    assert "already exists" in r["taken"] and (work / "taken.png").read_bytes() == b"mine"
+    assert "http_status" not in envelope["integration_calls"][-1]  # refused before the first poll was sent
     assert r["timeout"]["ok"] is False and r["timeout"]["kind"] == "timeout" and r["timeout"]["polls"] >= 1
     assert "still in progress" in r["timeout"]["message"]
     assert "parameter 'kind' must be" in r["kind"] and "parameter 'id' expects" in r["id"]
@@ -433,7 +439,8 @@ local ok, err = pcall(s.work.get_result, { id = job.id })
 local done = s.wait({ id = job.id, kind = "upscale", interval = 0.01 })
 return me.id ~= them.id, err.status, err.name, done.content_type
 """
-    env = ok(lua(code, work, home, offline=False, env={"STABILITY_API_KEY": KEY, "STABILITY_BASE_URL": server.base_url}))
+    account = {"STABILITY_API_KEY": KEY, "STABILITY_BASE_URL": server.base_url}
+    env = ok(lua(code, work, home, offline=False, env=account))
     assert env["result"] == [True, 404, "generation_not_found", "image/png"]
     assert [c["http_status"] for c in env["integration_calls"]][-3:] == [202, 202, 200]
     assert all(not c.get("emulated") for c in env["integration_calls"])

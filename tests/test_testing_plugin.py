@@ -8,6 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+# pytester's in-process runs drop modules first imported inside them; PyYAML's C loader does not survive being
+# imported twice, so everything the plugin uses is imported here, once, outside those runs.
+import yaml  # noqa: F401
+
+import kosmo_lua.emulate  # noqa: F401
+import kosmo_lua.testing  # noqa: F401
 
 pytest_plugins = ["pytester"]
 

@@ -17,7 +17,8 @@ Configure an integration: an account's fields (--set url=..., --set api_key=...)
 its read/write permission policies. Secrets (the integration's credential and any field named like *key, *token,
 *secret or password) go to the home credentials.yaml (mode 0600); everything else goes to config.yaml in the home
 folder ($KOSMO_HOME or ~/.kosmo), or in ./.kosmo with --project. Any value may be env:VAR to read it from the
-environment at use. Secret values are never printed.
+environment at use. Secret values are never printed. Fields: url, the credential (api_key), and connect_timeout /
+read_timeout in seconds (override the integration's timeouts for this account).
 """
 
 EPILOG = """\
@@ -26,6 +27,7 @@ Examples:
   kosmo integrations:configure replicate --account work --set url=http://127.0.0.1:8080/v1 --write allow
   echo '{"account": "work", "set": {"api_key": "r8_..."}}' | kosmo integrations:configure replicate --stdin-json
   kosmo integrations:configure replicate --read allow --write deny --project
+  kosmo integrations:configure replicate --account slowproxy --set read_timeout=120 --set connect_timeout=10
 
 Prefer --stdin-json (or env:VAR) for secrets: a value on the command line can end up in shell history.
 """

@@ -32,6 +32,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--base-url", metavar="URL", help="where the API lives (default: the document's first server)")
     p.add_argument("--auth", metavar="SCHEME",
                    help="bearer, header:NAME or query:NAME (default: from the document's securitySchemes)")
+    p.add_argument("--skip", action="append", default=[], metavar="OPERATION_ID",
+                   help="leave an operation out (repeatable), e.g. one whose body type is not supported")
     p.add_argument("--force", action="store_true", help="replace an integration of the same name imported before")
     return p
 
@@ -45,12 +47,18 @@ def run(ns: argparse.Namespace) -> int:
         sys.stderr.write(f"{_PROG}: no such file '{ns.spec}'\n")
         return 2
     try:
-        result = import_spec(spec, ns.name, base_url=ns.base_url, auth=ns.auth, force=ns.force)
+        result = import_spec(spec, ns.name, base_url=ns.base_url, auth=ns.auth, force=ns.force,
+                             skip=tuple(ns.skip))
     except UsageError as exc:
         sys.stderr.write(f"{_PROG}: {exc}\n")
         return 2
     except ConfigError as exc:
-        sys.stderr.write(f"{_PROG}: {exc}\n")
+        message = str(exc)
+        if message.startswith("operation "):
+            # Nothing was written, so names.yaml cannot be edited yet: the option does what the message asks.
+            op_id = message.split(" ", 2)[1]
+            message += f" (import again with --skip {op_id} to leave it out)"
+        sys.stderr.write(f"{_PROG}: {message}\n")
         return 1
     except OSError as exc:
         sys.stderr.write(f"{_PROG}: cannot write the integration: {exc}\n")

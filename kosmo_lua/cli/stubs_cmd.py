@@ -39,12 +39,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _library_path(out: Path, base: Path) -> str:
-    """DIR as the .luarc.json beside ``base`` should name it: relative when it lies below, else absolute."""
-    target = out.resolve()
+    """DIR as a .luarc.json in ``base`` should name it: relative to ``base`` where possible, so the folder can
+    move with the project."""
     try:
-        return target.relative_to(base.resolve()).as_posix() or "."
-    except ValueError:
-        return os.path.relpath(target, base.resolve()) if target.anchor == base.resolve().anchor else str(target)
+        return Path(os.path.relpath(out.resolve(), base.resolve())).as_posix()
+    except ValueError:  # another drive (Windows): only an absolute path reaches it
+        return out.resolve().as_posix()
 
 
 def run(ns: argparse.Namespace) -> int:

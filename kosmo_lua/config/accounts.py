@@ -21,10 +21,14 @@ from .envref import MissingEnvVar, env_var_of, resolve_env
 from .secret import Secret
 from .settings import DEFAULT_ACCOUNT, Config
 
-__all__ = ["Account", "resolve_account", "is_secret_field", "missing_secret_error", "configure_hint"]
+__all__ = ["Account", "resolve_account", "is_secret_field", "missing_secret_error", "configure_hint",
+           "TIMEOUT_FIELDS", "check_timeout"]
 
 # Field names that hold secrets whatever the integration calls its credential: api_key, token, client_secret...
 _SECRET_NAME = re.compile(r"(key|token|secret|password)$", re.IGNORECASE)
+
+#: Account fields that override integration.yaml's timeouts (seconds) -> the ``Timeouts`` attribute they replace.
+TIMEOUT_FIELDS = {"connect_timeout": "connect", "read_timeout": "read"}
 
 
 def is_secret_field(name: str, integration: Integration | None = None) -> bool:
@@ -65,6 +69,17 @@ def _check_url(url: str, where: str, integration: str, alias: str) -> str:
         raise CredentialsMissing(f"{where}: url must be an http(s) URL like https://api.example.com/v1, "
                                  f"not {url!r}", integration=integration, account=alias)
     return url.rstrip("/")
+
+
+def check_timeout(value: Any) -> float | None:
+    """A timeout field's value in seconds (YAML gives a number, ``--set`` gives text), or None when unusable."""
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0 < seconds <= 86400 else None  # also refuses NaN and infinity
 
 
 def resolve_account(config: Config, integration: Integration, alias: str | None,
@@ -123,6 +138,12 @@ def resolve_account(config: Config, integration: Integration, alias: str | None,
             secret_source = source if secret else ""
         elif is_secret_field(fname, integration):
             fields[fname] = Secret(str(resolved))
+        elif fname in TIMEOUT_FIELDS:
+            seconds = check_timeout(resolved)
+            if seconds is None:
+                raise CredentialsMissing(f"{where}: {fname} must be a number of seconds in (0, 86400], like 30, "
+                                         f"not {resolved!r}", integration=iname, account=name)
+            fields[fname] = seconds
         else:
             fields[fname] = resolved
 

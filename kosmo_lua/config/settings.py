@@ -11,7 +11,10 @@ level, so a project can change one permission or one account URL and inherit the
         default_account: default            # optional: which account the flat path and `.default` use
         accounts:
           default: { url: https://api.replicate.com/v1 }
-          work:    { url: http://127.0.0.1:8080/v1 }
+          work:    { url: http://127.0.0.1:8080/v1, read_timeout: 5 }
+
+An account's ``connect_timeout`` and ``read_timeout`` (seconds) replace integration.yaml's ``timeouts`` for calls
+through that account (a ``Prefer: wait=N`` request still gets N + 10 s to answer).
 
 Secrets live only in the home folder's ``credentials.yaml`` (mode 0600; a warning is printed once when it is
 readable by others), keyed integration -> account -> field::

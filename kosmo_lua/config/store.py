@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from ..errors import UsageError
 from ..integration import Integration
-from .accounts import is_secret_field
+from .accounts import TIMEOUT_FIELDS, check_timeout, is_secret_field
 from .envref import env_var_of
 from .paths import CONFIG_FILE, CREDENTIALS_FILE, home_dir, project_dir
 from .settings import POLICIES, load_config
@@ -74,6 +74,8 @@ def _validate(change: AccountChange, integration: Integration) -> None:
             problems.append(f"--set {key}: expected a string")
         elif not secret and isinstance(value, (dict, list)):
             problems.append(f"--set {key}: expected a single value, not a {type(value).__name__}")
+        elif key in TIMEOUT_FIELDS and env_var_of(value) is None and check_timeout(value) is None:
+            problems.append(f"--set {key}: expected a number of seconds in (0, 86400], like 30, not {value!r}")
         elif key == "url" and env_var_of(value) is None:
             parts = urlsplit(str(value))
             if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -26,7 +26,7 @@ from .auth import auth_header_name, auth_headers_and_query
 from .errors import DeadlineReached
 from .pacing import Pacer, shared_pacer
 from .retry import backoff_delay, parse_retry_after, retryable_status
-from .timeouts import read_timeout_for
+from .timeouts import account_timeouts, read_timeout_for
 from .urls import build_url, redact_query, target
 
 if TYPE_CHECKING:
@@ -74,6 +74,8 @@ class HttpClient:
         self.account = account
         self.integration = integration
         self.max_response_bytes = max_response_bytes
+        # integration.yaml's timeouts, with the account's connect_timeout / read_timeout fields on top.
+        self.timeouts = account_timeouts(integration.timeouts, account.fields)
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -119,7 +121,7 @@ class HttpClient:
                         absolute_url=spec.absolute_url, operation=op, drop_params=hidden_params)
         shown_url = redact_query(url, hidden_params)
         headers = self._headers(spec, auth_headers)
-        read_timeout = read_timeout_for(spec.headers, self.integration.timeouts)
+        read_timeout = read_timeout_for(spec.headers, self.timeouts)
         policy = self.integration.retry
         max_attempts = max(1, policy.max_attempts)
         started = self._clock()
@@ -182,7 +184,7 @@ class HttpClient:
         """This attempt's timeouts, each capped by the time left; also whether the cap bit."""
         import httpx
 
-        connect, read = self.integration.timeouts.connect, read_timeout
+        connect, read = self.timeouts.connect, read_timeout
         capped = False
         if deadline is not None:
             remaining = deadline - self._clock()

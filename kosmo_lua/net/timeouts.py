@@ -3,17 +3,23 @@
 ``Prefer: wait=N`` (Replicate) makes the server hold the response up to N seconds, so a 30 s read timeout would cut
 off a request that is behaving as asked. The header and its pattern come from integration.yaml
 (``timeouts.wait_header``); a bare ``wait`` means the server's default hold time (``default_seconds``).
+
+An account may override the integration's connect and read timeouts with its ``connect_timeout`` /
+``read_timeout`` fields (``account_timeouts``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import lru_cache
+from typing import Any
 
+from ..config.accounts import TIMEOUT_FIELDS
 from ..integration import Timeouts
 
-__all__ = ["WAIT_MARGIN_SECONDS", "requested_wait", "read_timeout_for"]
+__all__ = ["WAIT_MARGIN_SECONDS", "requested_wait", "read_timeout_for", "account_timeouts"]
 
 #: Time on top of the requested hold for the server to finish answering.
 WAIT_MARGIN_SECONDS = 10.0
@@ -50,3 +56,13 @@ def read_timeout_for(headers: Iterable[tuple[str, str]], timeouts: Timeouts) -> 
     if wait is None:
         return timeouts.read
     return max(timeouts.read, wait + WAIT_MARGIN_SECONDS)
+
+
+def account_timeouts(timeouts: Timeouts, fields: Mapping[str, Any]) -> Timeouts:
+    """The integration's timeouts with an account's ``connect_timeout`` / ``read_timeout`` fields on top.
+
+    An account that points at a slow proxy, or a test that wants a held answer to time out in one second, changes
+    the timeouts without editing integration.yaml (``kosmo integrations:configure NAME --set read_timeout=5``).
+    """
+    changes = {attr: float(fields[name]) for name, attr in TIMEOUT_FIELDS.items() if name in fields}
+    return replace(timeouts, **changes) if changes else timeouts

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .table import Body, BodyField, Operation, Param
+from .validate import ENGINE_ARGUMENTS, engine_argument_names
 
 if TYPE_CHECKING:
     from ..registry import LoadedIntegration
@@ -42,17 +43,28 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ").strip()
 
 
+def _num(x: float) -> str:
+    """Whole numbers in full (a seed's 4294967294, not 4.29497e+09)."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
 def _constraints(enum: tuple[Any, ...], minimum: float | None, maximum: float | None, default: Any,
-                 pattern: str | None = None) -> str:
+                 pattern: str | None = None, min_length: int | None = None, max_length: int | None = None) -> str:
     bits = []
     if enum:
         bits.append("one of " + ", ".join(f"`{e}`" for e in enum))
     if minimum is not None and maximum is not None:
-        bits.append(f"{minimum:g} to {maximum:g}")
+        bits.append(f"{_num(minimum)} to {_num(maximum)}")
     elif minimum is not None:
-        bits.append(f">= {minimum:g}")
+        bits.append(f">= {_num(minimum)}")
     elif maximum is not None:
-        bits.append(f"<= {maximum:g}")
+        bits.append(f"<= {_num(maximum)}")
+    if min_length is not None and max_length is not None:
+        bits.append(f"{min_length} to {max_length} characters")
+    elif max_length is not None:
+        bits.append(f"at most {max_length} characters")
+    elif min_length:
+        bits.append(f"at least {min_length} characters")
     if pattern:
         bits.append(f"pattern `{pattern}`")
     if default not in (None, "", {}, []):
@@ -65,7 +77,7 @@ def _param_rows(params: tuple[Param, ...]) -> list[str]:
     for p in params:
         name = f"`{p.lua_name}`" + (f" (`{p.name}`)" if p.lua_name != p.name else "")
         desc = p.description
-        extra = _constraints(p.enum, p.minimum, p.maximum, p.default, p.pattern)
+        extra = _constraints(p.enum, p.minimum, p.maximum, p.default, p.pattern, p.min_length, p.max_length)
         if extra:
             desc = f"{desc} ({extra})" if desc else extra
         rows.append(f"| {name} | {p.location} | {lua_type(p.type, p.items)} | {'yes' if p.required else 'no'} | "
@@ -77,7 +89,8 @@ def _field_rows(fields: tuple[BodyField, ...]) -> list[str]:
     rows = ["| field | type | required | description |", "|---|---|---|---|"]
     for f in fields:
         desc = f.description
-        extra = _constraints(f.enum or f.items_enum, f.minimum, f.maximum, f.default)
+        extra = _constraints(f.enum or f.items_enum, f.minimum, f.maximum, f.default, f.pattern, f.min_length,
+                             f.max_length)
         if extra:
             desc = f"{desc} ({extra})" if desc else extra
         rows.append(f"| `{f.name}` | {lua_type(f.type, f.items)} | {'yes' if f.required else 'no'} | {_cell(desc)} |")
@@ -121,6 +134,15 @@ def operation_page_body(integration: str, op: Operation) -> str:
         lines += ["", "## Parameters", "", "None: call it with `{}`."]
     if op.body is not None:
         lines += _body_section(op.body)
+    engine_args = engine_argument_names(op.response)
+    if engine_args:
+        lines += ["", "## Result options", "", "Arguments the engine handles itself; they are never sent to the API.",
+                  "", "| name | type | description |", "|---|---|---|"]
+        for name in engine_args:
+            type_, description = ENGINE_ARGUMENTS[name]
+            if name == "accept" and op.response.accept:
+                description += " (" + ", ".join(f"`{a}`" for a in op.response.accept) + ")"
+            lines.append(f"| `{name}` | {type_} | {_cell(description)} |")
     if op.example:
         lines += ["", "## Example", "", "```lua", op.example.rstrip(), "```"]
     lines += ["", "## Returns", "", _RETURNS.get(op.response.kind, op.response.kind) + "."]
@@ -151,7 +173,7 @@ def _helper_body(integration: str, spec: dict[str, Any]) -> str:
     if params:
         lines += ["", "## Parameters", "", "| name | type | required | description |", "|---|---|---|---|"]
         for p in params:
-            lines.append(f"| `{p['name']}` | {p.get('type', 'any')} | {'yes' if p.get('required') else 'no'} | "
+            lines.append(f"| `{p['name']}` | {_cell(p.get('type', 'any'))} | {'yes' if p.get('required') else 'no'} | "
                          f"{_cell(p.get('description', ''))} |")
     if spec.get("example"):
         lines += ["", "## Example", "", "```lua", str(spec["example"]).rstrip(), "```"]

@@ -45,6 +45,8 @@ _BASE: dict[str, str] = {
 _SPACES = re.compile(r"\s+")
 #: Nested schemas deeper than this become ``table<string, any>``: hover text stays readable.
 _MAX_DEPTH = 3
+#: Characters that, right after a type, would be read as more of it.
+_TYPE_CONTINUATIONS = frozenset("|?[<(,:")
 #: Unions longer than this are not worth spelling out in a hover; the base type says enough.
 _MAX_LITERALS = 64
 
@@ -100,6 +102,8 @@ def literal_union(values: Iterable[Any]) -> str | None:
 def field_line(name: str, type_: str, *, optional: bool, description: str = "") -> str:
     """``---@field name? type description``; names that are not Lua identifiers use the ``['name']`` form."""
     desc = one_line(description)
+    if desc[:1] in _TYPE_CONTINUATIONS:
+        desc = "# " + desc  # "(beta) ..." must not read as more of the type; `#` marks where the text starts
     if is_lua_identifier(name):
         head = f"---@field {name}{'?' if optional else ''} {type_}"
     else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..errors import UsageError
+from ..errors import KosmoError, UsageError
 
 if TYPE_CHECKING:
     from ..emulate import Emulator, LoggedRequest, LoopbackServer
@@ -96,11 +96,12 @@ class KosmoTestEnv:
         from ..registry import discover
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("KOSMO_") or k == "KOSMO_INTEGRATIONS_PATH"}
-        for folder in discover().values():
+        for name, folder in discover().items():
             try:
                 info = load_integration(folder)
-            except Exception:  # noqa: BLE001 - a broken integration cannot leak a token: nothing to scrub
-                continue
+            except KosmoError as exc:
+                # Not knowing which variables hold its token, the run could leak one: refuse instead.
+                raise UsageError(f"cannot prepare a workflow run: {name}: {exc}") from None
             # The default account reads tokens and URLs from these variables; a test must never use a real one.
             for var in info.default_env.values():
                 env.pop(var, None)

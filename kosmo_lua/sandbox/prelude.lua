@@ -18,7 +18,8 @@ local VERSION = _VERSION
 local string, table, math, utf8, coroutine, os = string, table, math, utf8, coroutine, os
 local sethook, raw_getmetatable = debug.sethook, debug.getmetatable
 local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
-local co_status = coroutine.status
+local co_status, co_yield, co_running = coroutine.status, coroutine.yield, coroutine.running
+local co_isyieldable = coroutine.isyieldable
 local pack, unpack, concat = table.pack, table.unpack, table.concat
 local format = string.format
 local package_loaded = package.loaded
@@ -161,6 +162,48 @@ local function print(...)
   host_print(concat(args, "\t", 1, args.n))
 end
 
+-- Overlapping I/O (the `parallel` driver, kosmo_lua/lua/parallel.lua) -------------------------------------------
+-- A parallel task is a coroutine. When library code inside one has to wait (an HTTP call, sleep), it yields
+-- (IO, request) instead of blocking; the driver resumes it with the answer once the request is done. A script's
+-- own coroutines inside a task must not see those yields, so the resume wrappers below pass them up to the driver
+-- and hand the answer back down. IO is private: a script can neither make nor catch an I/O yield.
+local IO = native_setmetatable({}, { __metatable = false })
+-- coroutine -> true when an I/O yield from it reaches a driver: set on each resume, from the resumer's own state.
+local io_ok = native_setmetatable({}, { __mode = "k" })
+-- coroutine -> true while it is suspended in an I/O yield; nothing but its answer may resume it then.
+local io_waiting = native_setmetatable({}, { __mode = "k" })
+
+-- True when the running code may yield its I/O to a driver (every coroutine up to the driver can yield now).
+local function io_ready()
+  local co, main = co_running()
+  return not main and io_ok[co] == true and co_isyieldable()
+end
+
+-- Yield an I/O request to the driver and return its answer: a packed pcall result {true, values...} or {false, e}.
+local function await(request)
+  local co = co_running()
+  io_waiting[co] = true
+  local answer = co_yield(IO, request)
+  io_waiting[co] = nil
+  if killed then error(killed, 0) end
+  if answer[1] then return unpack(answer, 2, answer.n) end
+  error(answer[2], 0)
+end
+
+-- co yielded I/O from inside (ok, IO, request): pass it up, resume co with the answer, until co yields for real or
+-- ends. Tail calls, so a long conversation does not grow the stack.
+local function relay(co, ok, mark, ...)
+  if not (ok and rawequal(mark, IO)) then return ok, mark, ... end
+  local me = co_running()
+  io_waiting[me] = true
+  local answer = co_yield(IO, ...)
+  io_waiting[me] = nil
+  if killed then error(killed, 0) end
+  return relay(co, co_resume(co, answer))
+end
+
+local WAITING = "cannot resume a coroutine that is waiting for I/O in parallel"
+
 -- Coroutines: each one gets the limit hook, and a kill inside one ends the whole script.
 local function hooked_create(f)
   check()
@@ -171,11 +214,14 @@ end
 
 local function safe_resume(co, ...)
   check()
-  return settle(co_resume(co, ...))
+  if io_waiting[co] then return false, WAITING end
+  if type(co) == "thread" then io_ok[co] = io_ready() or nil end
+  return settle(relay(co, co_resume(co, ...)))
 end
 
 local function safe_close(co)
   check()
+  if io_waiting[co] then error("cannot close a coroutine that is waiting for I/O in parallel", 2) end
   return settle(co_close(co))
 end
 
@@ -192,8 +238,31 @@ local function safe_wrap(f)
   end
   return function(...)
     check()
-    return finish(co_resume(co, ...))
+    if io_waiting[co] then error(WAITING, 2) end
+    io_ok[co] = io_ready() or nil
+    return finish(relay(co, co_resume(co, ...)))
   end
+end
+
+-- For the driver: resume task co, whose I/O yields come back here. Returns "io", request | "done", values... |
+-- "error", value | "yield", values... (a plain yield at the task's own level). Kills and memory errors go through.
+local function task_outcome(co, ok, first, ...)
+  if killed then error(killed, 0) end
+  if not ok then
+    if first == MEMORY_ERROR then die(KILL_MEMORY) end
+    check()
+    return "error", first
+  end
+  check()
+  if rawequal(first, IO) then return "io", ... end
+  if co_status(co) == "dead" then return "done", first, ... end
+  return "yield", first, ...
+end
+
+local function resume_task(co, ...)
+  check()
+  io_ok[co] = true
+  return task_outcome(co, co_resume(co, ...))
 end
 
 local function copy(t)
@@ -238,7 +307,20 @@ local kosmo = {
   is_array = function(t) return type(t) == "table" and rawequal(raw_getmetatable(t), array_mt) end,
   is_null = function(v) return rawequal(v, NULL) end,
   check = check,
+  io_ready = io_ready,
+  await = await,
+  resume_task = resume_task,
 }
+
+-- A function that calls sync(...) normally; inside a parallel task it starts the same work with begin(...), which
+-- returns a ticket of the worker's I/O pool, and yields to the driver, which answers with finish(ticket) (nothing
+-- when finish is nil: a timer).
+function kosmo.overlap(sync, begin, finish)
+  return function(...)
+    if io_ready() then return await({ ticket = begin(...), finish = finish }) end
+    return sync(...)
+  end
+end
 
 -- A script-visible error value in the shape host CallErrors have: a table with at least `message`, whose
 -- tostring is the full message. kosmo.error("text") or kosmo.error({message = ..., ...}, full_text?).

@@ -47,7 +47,7 @@ from kosmo_lua.errors import (
 from kosmo_lua.sandbox.marshal import Marshal, ValueTooLarge
 from kosmo_lua.sandbox.values import PlainData
 
-__all__ = ["HOOK_COUNT", "Function", "Namespace", "Sandbox"]
+__all__ = ["HOOK_COUNT", "Function", "Namespace", "Sandbox", "sleep_seconds"]
 
 _log = logging.getLogger("kosmo_lua.sandbox")
 
@@ -516,19 +516,7 @@ class Sandbox:
         sys.stdout.write(line + "\n")
 
     def _lua_sleep(self, *args: Any) -> None:
-        seconds = args[0] if args else None
-        if (len(args) != 1 or isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-                or not math.isfinite(seconds) or seconds < 0):
-            if not args:
-                shown = "nothing"
-            elif len(args) > 1:
-                shown = f"{len(args)} arguments"
-            elif isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
-                shown = repr(seconds)
-            else:
-                shown = _lua_type_name(seconds)
-            raise ArgumentError("sleep", [f"argument 1 (seconds): expected a non-negative number, got {shown}"])
-        self.sleep(float(seconds))
+        self.sleep(sleep_seconds(*args))
 
     # -- internals: results ------------------------------------------------------------------------------------
 
@@ -544,6 +532,24 @@ class Sandbox:
         message = _text(outcome[b"text"])
         plain = self._marshal.from_lua(value, function="(error)", strict=False)
         raise LuaRuntimeError(message, value=plain)
+
+
+def sleep_seconds(*args: Any) -> float:
+    """The seconds of a script's ``sleep(seconds)`` call, or the ArgumentError it gets (shared with the timer of
+    ``sleep`` inside ``parallel`` tasks, so both refuse the same arguments with the same words)."""
+    seconds = args[0] if args else None
+    if (len(args) != 1 or isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds) or seconds < 0):
+        if not args:
+            shown = "nothing"
+        elif len(args) > 1:
+            shown = f"{len(args)} arguments"
+        elif isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+            shown = repr(seconds)
+        else:
+            shown = _lua_type_name(seconds)
+        raise ArgumentError("sleep", [f"argument 1 (seconds): expected a non-negative number, got {shown}"])
+    return float(seconds)
 
 
 def _cost_budget(memory_limit: int) -> int:

@@ -34,6 +34,7 @@ class IntegrationBinder:
         self._clients: dict[tuple[str, str], Any] = {}
         self._emulators: dict[str, Any] = {}
         self._config: Any = None
+        self._pending: dict[int, Any] = {}  # I/O pool ticket -> paused call pipeline (calls inside parallel)
 
     # -- installation ------------------------------------------------------------------------------------------
 
@@ -45,6 +46,10 @@ class IntegrationBinder:
         sb.register("kosmo.integrations.describe", self._describe, visible=False)
         sb.register("kosmo.integrations.call", self.call, visible=False)
         sb.register("kosmo.integrations.call_url", self.call_url, visible=False)
+        # The same calls split in two for `parallel` tasks: begin sends on the I/O pool, finish parses the answer.
+        sb.register("kosmo.integrations.begin", self.begin, visible=False)
+        sb.register("kosmo.integrations.begin_url", self.begin_url, visible=False)
+        sb.register("kosmo.integrations.finish", self.finish, visible=False)
         sb.register("kosmo.suggest", _suggest, visible=False)
         helper_lib.install(sb, self.engine)
         # Helpers read their integration's hand-written settings (poll intervals...) as lib.settings(name).
@@ -111,8 +116,51 @@ class IntegrationBinder:
             raise CallError(f"{name}.{function}: the page's next link is not a URL")
         return self._perform(loaded, op, account, args=None, next_url=url)
 
+    def begin(self, name: str, account: str | None, function: str, args: Any = None) -> int:
+        """``call`` inside a ``parallel`` task: everything up to the request here, the exchange on the I/O pool.
+        Returns the pool's ticket; ``finish(ticket)`` gives the result once the driver sees the ticket ready."""
+        from .registry import get_loaded
+
+        loaded = get_loaded(name)
+        return self._begin(self._steps(loaded, loaded.by_name[function], account, args=args, next_url=None))
+
+    def begin_url(self, name: str, account: str | None, function: str, url: Any) -> int:
+        from .registry import get_loaded
+
+        loaded = get_loaded(name)
+        if not isinstance(url, str) or not url:
+            raise CallError(f"{name}.{function}: the page's next link is not a URL")
+        return self._begin(self._steps(loaded, loaded.by_name[function], account, args=None, next_url=url))
+
+    def _begin(self, steps: Any) -> int:
+        send = next(steps)  # validation, permission, build: errors are raised here, at the task's call
+        ticket = self.engine.io.submit(send, on_abandon=steps.close)
+        self._pending[ticket] = steps
+        return ticket
+
+    def finish(self, ticket: int) -> Any:
+        steps = self._pending.pop(ticket)
+        try:
+            raw = self.engine.io.take(ticket)
+        except BaseException as exc:  # noqa: BLE001 - the pipeline decides what a failed exchange becomes
+            return _resume(steps, exc)
+        return _resume(steps, raw)
+
     def _perform(self, loaded: "LoadedIntegration", op: Any, account: str | None, *, args: Any,
                  next_url: str | None) -> Any:
+        steps = self._steps(loaded, op, account, args=args, next_url=next_url)
+        send = next(steps)
+        try:
+            raw = send()
+        except BaseException as exc:  # noqa: BLE001 - handled inside the pipeline, as before the split
+            return _resume(steps, exc)
+        return _resume(steps, raw)
+
+    def _steps(self, loaded: "LoadedIntegration", op: Any, account: str | None, *, args: Any,
+               next_url: str | None) -> Any:
+        """The call pipeline as a generator: it yields the blocking exchange (a function of no arguments) and is
+        resumed with its RawResponse, or with the exception it raised; its return value is the script's result.
+        So the synchronous path and a ``parallel`` task share every step, the record included."""
         from .config.permissions import check as check_permission
         from .ops.files import resolve_file_inputs
         from .ops.request import build_request
@@ -141,7 +189,8 @@ class IntegrationBinder:
                 from dataclasses import replace
 
                 spec = replace(spec, absolute_url=next_url, query=())
-            raw = client.send(spec, deadline=self.engine.sandbox.deadline, rate_key=op.name, auth=op.auth)
+            deadline = self.engine.sandbox.deadline  # read now: a pool thread may start after the chunk ended
+            raw = yield lambda: client.send(spec, deadline=deadline, rate_key=op.name, auth=op.auth)
             record["http_status"] = raw.status
             record["attempts"] = raw.attempts
             result = self._result(op, normalised, raw, info, function)
@@ -156,6 +205,9 @@ class IntegrationBinder:
             status = exc.data.get("status")
             if status is not None:
                 record["http_status"] = status
+            raise
+        except GeneratorExit:
+            record["error"] = "unfinished: the script ended while the request was in flight"
             raise
         finally:
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
@@ -265,6 +317,19 @@ class IntegrationBinder:
 
             emulator = self._emulators[info.name] = load_emulator(info.folder, base_url=_offline_base(info))
         return emulator
+
+
+def _resume(steps: Any, outcome: Any) -> Any:
+    """Hand the exchange's outcome (a RawResponse or the exception it raised) to a paused call pipeline and return
+    the pipeline's result."""
+    try:
+        if isinstance(outcome, BaseException):
+            steps.throw(outcome)
+        else:
+            steps.send(outcome)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("the call pipeline yielded more than once")
 
 
 def _offline_base(info: Any) -> str:

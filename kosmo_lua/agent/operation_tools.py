@@ -8,10 +8,10 @@ nothing in them is ever evaluated as code.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from .specs import ToolSpec
+from ..run.source import lua_long_string, operation_call_source  # re-exported for agent hosts
 
 if TYPE_CHECKING:
     from ..ops.table import Body, BodyField, Operation, Param
@@ -176,19 +176,3 @@ def operation_specs(integrations: list[str] | None = None) -> list[ToolSpec]:
                 input_schema=operation_input_schema(op), read_only=op.access == "read",
                 operation=f"{name}.{op.name}"))
     return specs
-
-
-def lua_long_string(text: str) -> str:
-    """A Lua long-bracket literal holding text verbatim; its level is chosen so the content cannot close it."""
-    level = 0
-    while f"]{'=' * level}]" in text:
-        level += 1
-    eq = "=" * level
-    # A newline right after the opening bracket would be dropped by Lua: JSON text never starts with one.
-    return f"[{eq}[{text}]{eq}]"
-
-
-def operation_call_source(operation: str, arguments: dict[str, Any]) -> str:
-    """The one-line chunk that runs an operation with arguments given as data."""
-    payload = json.dumps(arguments, ensure_ascii=False)
-    return f"return app.integrations.{operation}(json.decode({lua_long_string(payload)}))"

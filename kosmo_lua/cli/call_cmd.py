@@ -12,7 +12,8 @@ import re
 import sys
 from typing import Any
 
-from .lua_cmd import _options, _render_value, _seconds, _size, _usage_failure
+from ..run.source import operation_call_source
+from .lua_cmd import _options, _seconds, _size, _usage_failure, print_envelope
 from ..run.runner import DEFAULT_CPU_LIMIT, DEFAULT_MEMORY_LIMIT
 
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){1,2}$")
@@ -81,23 +82,7 @@ def run(ns: argparse.Namespace) -> int:
         return _usage_failure(ns, str(exc))
     ns.repl = False
     # Arguments travel as a JSON string literal, so nothing in them is ever evaluated as Lua.
-    code = f"return app.integrations.{ns.function}(json.decode({_lua_string(json.dumps(args))}))"
+    code = operation_call_source(ns.function, args)
     with ScriptRunner(_options(ns, interactive=sys.stderr.isatty())) as runner:
         envelope = runner.run(code, "=(call)")
-    if ns.json:
-        sys.stdout.write(json.dumps(envelope.to_dict(), ensure_ascii=False) + "\n")
-    else:
-        for value in envelope.result:
-            sys.stdout.write(_render_value(value) + "\n")
-        if envelope.error:
-            sys.stderr.write(f"error: {envelope.error}\n")
-    return envelope.exit_code
-
-
-def _lua_string(text: str) -> str:
-    """A Lua long-bracket literal that cannot be closed early by its content."""
-    level = 0
-    while f"]{'=' * level}]" in text:
-        level += 1
-    eq = "=" * level
-    return f"[{eq}[{text}]{eq}]"
+    return print_envelope(envelope, as_json=ns.json)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -149,7 +148,12 @@ def run(ns: argparse.Namespace) -> int:
 
     with runner:
         envelope = runner.run(code, chunkname, on_output=None if ns.json else live)
-    if ns.json:
+    return print_envelope(envelope, as_json=ns.json)
+
+
+def print_envelope(envelope: Envelope, *, as_json: bool) -> int:
+    """The end of a run: one JSON object, or the return values then the error on stderr. Returns the exit code."""
+    if as_json:
         sys.stdout.write(json.dumps(envelope.to_dict(), ensure_ascii=False) + "\n")
     else:
         for value in envelope.result:

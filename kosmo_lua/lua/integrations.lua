@@ -3,15 +3,21 @@
 -- A function is built the first time a script reads its name, then cached in the namespace table.
 local describe = host["kosmo.integrations.describe"]
 local list = host["kosmo.integrations.list"]
-local call = host["kosmo.integrations.call"]
-local call_url = host["kosmo.integrations.call_url"]
 local suggest = host["kosmo.suggest"]
+local finish = host["kosmo.integrations.finish"]
+local timer = host["kosmo.io.sleep"]
+-- Calls block as usual, except inside a `parallel` task: there they yield to its driver while the request is in
+-- flight (kosmo.overlap in the prelude), so the other tasks go on.
+local call = kosmo.overlap(host["kosmo.integrations.call"], host["kosmo.integrations.begin"], finish)
+local call_url = kosmo.overlap(host["kosmo.integrations.call_url"], host["kosmo.integrations.begin_url"], finish)
 -- Primitives for integration helpers (sleep, now, progress, hmac_sha256, base64_*, secure_equals, raise).
 local helper_lib = {}
 for path, fn in pairs(host) do
   local name = path:match("^kosmo%.lib%.([%w_]+)$")
   if name then helper_lib[name] = fn end
 end
+-- A helper's sleep (wait/run between polls) lets the other parallel tasks run too.
+if helper_lib.sleep and timer then helper_lib.sleep = kosmo.overlap(helper_lib.sleep, timer) end
 
 local function unknown(path, key, names)
   local hint = suggest(key, names)

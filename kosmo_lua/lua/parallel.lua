@@ -16,7 +16,7 @@ local MAX_DEFAULT = 8
 local MAX_CAP = 64 -- the I/O pool's thread count: more at once would only queue there
 
 local function fail(message)
-  error("parallel: " .. message, 3) -- level 3: the script line that called parallel
+  error("parallel: " .. message, 4) -- level 4: the script line that called parallel (fail < check_* < parallel)
 end
 
 local function describe(v)
@@ -51,7 +51,7 @@ local function check_options(options)
   end
   for k, v in next, options do
     if k == "max" then
-      if math.type(v) ~= "integer" and not (type(v) == "number" and v % 1 == 0) or v < 1 or v > MAX_CAP then
+      if type(v) ~= "number" or v % 1 ~= 0 or v < 1 or v > MAX_CAP then
         fail("option 'max' expects a whole number from 1 to " .. MAX_CAP .. ", got " .. describe(v))
       end
       max = math.tointeger(v)

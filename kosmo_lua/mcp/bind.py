@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ArgumentError, CallError, KosmoError
-from ..sandbox.values import LuaArray
+from ..sandbox.values import LuaArray, lua_type_name
 from . import convert
 from .config import ServerConfig, load_servers
 from .policy import check_access
@@ -38,20 +38,6 @@ if TYPE_CHECKING:
     from .connection import McpHub, ServerConnection
 
 __all__ = ["McpBinding", "install"]
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, (str, bytes)):
-        return "string"
-    if isinstance(value, (dict, list)):
-        return "table"
-    return type(value).__name__
 
 
 def _prompt_text(value: Any) -> str:
@@ -105,7 +91,7 @@ class McpBinding:
 
     def _server(self, function: str, name: Any, parameter: str = "server") -> ServerConfig:
         if not isinstance(name, str) or not name:
-            raise ArgumentError(function, [f"{parameter}: expected a server name (string), got {_type_name(name)}"])
+            raise ArgumentError(function, [f"{parameter}: expected a server name (string), got {lua_type_name(name)}"])
         servers = self.servers()
         if name not in servers:
             close = difflib.get_close_matches(name, list(servers), n=3, cutoff=0.5)
@@ -132,7 +118,7 @@ class McpBinding:
     def _split(self, function: str, qualified: Any) -> tuple[ServerConfig, str]:
         """"server.tool" -> (server config, tool name)."""
         if not isinstance(qualified, str) or "." not in qualified:
-            got = repr(qualified) if isinstance(qualified, str) else _type_name(qualified)
+            got = repr(qualified) if isinstance(qualified, str) else lua_type_name(qualified)
             raise ArgumentError(function, [f"name: expected \"server.tool\" (a string), got {got}"])
         server, tool = qualified.split(".", 1)
         return self._server(function, server, "name"), tool
@@ -224,7 +210,7 @@ class McpBinding:
         config = self._server("mcp.read_resource", server)
         if not isinstance(uri, str) or not uri:
             raise ArgumentError("mcp.read_resource", [f"uri: expected a resource URI (string), got "
-                                                      f"{_type_name(uri)}"])
+                                                      f"{lua_type_name(uri)}"])
         function = f"mcp.{config.name}.read_resource"
 
         def work(record: dict[str, Any]) -> Any:
@@ -248,10 +234,10 @@ class McpBinding:
             raise ArgumentError("mcp.get_prompt", ["too many arguments; expected (server, name[, args])"])
         config = self._server("mcp.get_prompt", server)
         if not isinstance(name, str) or not name:
-            raise ArgumentError("mcp.get_prompt", [f"name: expected a prompt name (string), got {_type_name(name)}"])
+            raise ArgumentError("mcp.get_prompt", [f"name: expected a prompt name (string), got {lua_type_name(name)}"])
         if args is not None and not isinstance(args, dict) and args != []:
             raise ArgumentError("mcp.get_prompt", [f"args: expected a table of named strings, got "
-                                                   f"{'a list' if isinstance(args, list) else _type_name(args)}"])
+                                                   f"{'a list' if isinstance(args, list) else lua_type_name(args)}"])
         # Prompt arguments are strings in MCP; numbers and booleans are converted the way Lua prints them.
         arguments = {str(k): _prompt_text(v) for k, v in args.items()} if isinstance(args, dict) else {}
         function = f"mcp.{config.name}.get_prompt"

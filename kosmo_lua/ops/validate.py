@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ArgumentError
-from ..sandbox.values import JSON_NULL, JsonNull, LuaArray
+from ..sandbox.values import JSON_NULL, JsonNull, LuaArray, lua_type_name
 from .naming import close_matches
 from .table import Body, BodyField, Operation, Param, Response
 
@@ -124,20 +124,6 @@ def describe_value(value: Any) -> str:
         return "an array" if value else "an empty table"
     if isinstance(value, dict):
         return "a table" if value else "an empty table"
-    return type(value).__name__
-
-
-def _lua_type(value: Any) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, (str, bytes, bytearray)):
-        return "string"
-    if isinstance(value, (dict, list)):
-        return "table"
     return type(value).__name__
 
 
@@ -358,7 +344,7 @@ def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
         hint = ""
         if op.body is not None and op.body.encoding == "text" and isinstance(args, str):
             hint = " (pass the text as {body = \"...\"})"
-        raise ArgumentError(function, [f"expected a table of arguments, got {_lua_type(args)}{hint}"])
+        raise ArgumentError(function, [f"expected a table of arguments, got {lua_type_name(args)}{hint}"])
 
     engine_names = engine_argument_names(op.response)
     body = op.body

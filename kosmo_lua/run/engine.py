@@ -10,7 +10,7 @@ import time
 from typing import Any, Callable
 
 from ..errors import CallError, LimitExceeded, LuaRuntimeError, ScriptError
-from ..sandbox.values import JSON_NULL, JsonNull
+from ..sandbox.values import JsonNull
 
 __all__ = ["Engine", "json_safe"]
 
@@ -62,6 +62,10 @@ class Engine:
         self.permission_bypassed = False
         self.sandbox = Sandbox(memory_limit=options.memory_limit, cpu_limit=options.cpu_limit,
                                output=self._output)
+        from .io_pool import IoPool
+
+        # Where `parallel` tasks wait: HTTP exchanges on threads, timers; bounded by the running chunk's deadline.
+        self.io = IoPool(lambda: self.sandbox.deadline, lambda: self.sandbox.cpu_limit)
         self._install()
 
     # -- set-up ------------------------------------------------------------------------------------------------
@@ -79,6 +83,7 @@ class Engine:
         jsonlib.install(self.sandbox)
         regexlib.install(self.sandbox)
         dump_lib.install(self.sandbox)
+        self._install_parallel_io()
         with_integrations = self.options.surface == "integrations"
         if with_integrations:
             from ..bind import IntegrationBinder
@@ -90,6 +95,25 @@ class Engine:
         from ..mcp.bind import install as install_mcp
 
         install_mcp(self)  # app.mcp + mcp.* on both surfaces; adds each configured server's docs pages
+        self._install_parallel()
+
+    def _install_parallel_io(self) -> None:
+        """Host functions `parallel` tasks wait with; before the integrations, whose calls and helpers use them."""
+        from ..sandbox.runtime import sleep_seconds
+        from ..sandbox.values import LuaArray
+
+        sb = self.sandbox
+        sb.register("kosmo.io.sleep", lambda *args: self.io.timer(sleep_seconds(*args)), visible=False)
+        sb.register("kosmo.io.wait", lambda tickets: LuaArray(self.io.wait(tickets or ())), visible=False)
+
+    def _install_parallel(self) -> None:
+        from pathlib import Path
+
+        sb = self.sandbox
+        # sleep inside a parallel task becomes a timer of the I/O pool instead of blocking every task.
+        sb.install_lua("sleep", 'return kosmo.overlap(host["sleep"], host["kosmo.io.sleep"])', "=kosmo/sleep.lua")
+        source = (Path(__file__).resolve().parents[1] / "lua" / "parallel.lua").read_text(encoding="utf-8")
+        sb.install_lua("parallel", source, "=kosmo/parallel.lua")
 
     def record_call(self, record: dict[str, Any]) -> None:
         if record.get("permission_bypassed"):
@@ -112,7 +136,10 @@ class Engine:
             if mode == "repl":
                 code, incomplete = _repl_source(code)
             if not incomplete:
-                result = sandbox.execute(code, chunkname)
+                try:
+                    result = sandbox.execute(code, chunkname)
+                finally:
+                    self.io.abandon_all()  # requests a killed `parallel` left in flight: recorded as unfinished
         except LimitExceeded as exc:
             error = str(exc)
         except LuaRuntimeError as exc:

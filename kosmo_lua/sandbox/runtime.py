@@ -45,7 +45,7 @@ from kosmo_lua.errors import (
     UsageError,
 )
 from kosmo_lua.sandbox.marshal import Marshal, ValueTooLarge
-from kosmo_lua.sandbox.values import PlainData
+from kosmo_lua.sandbox.values import PlainData, lua_type_name
 
 __all__ = ["HOOK_COUNT", "Function", "Namespace", "Sandbox", "sleep_seconds"]
 
@@ -547,7 +547,7 @@ def sleep_seconds(*args: Any) -> float:
         elif isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
             shown = repr(seconds)
         else:
-            shown = _lua_type_name(seconds)
+            shown = lua_type_name(seconds)
         raise ArgumentError("sleep", [f"argument 1 (seconds): expected a non-negative number, got {shown}"])
     return float(seconds)
 
@@ -555,19 +555,6 @@ def sleep_seconds(*args: Any) -> float:
 def _cost_budget(memory_limit: int) -> int:
     """What one Lua -> Python conversion may expand to: twice any tree that fits in Lua memory (marshal.py)."""
     return 2 * memory_limit
-
-
-def _lua_type_name(value: Any) -> str:
-    """The Lua type a plain-data value came from, for messages a script reads."""
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, (str, bytes)):
-        return "string"
-    return "table"
 
 
 def _check_memory_limit(what: str, value: Any) -> int:

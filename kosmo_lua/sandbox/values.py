@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["JSON_NULL", "JsonNull", "LuaArray", "PlainData"]
+__all__ = ["JSON_NULL", "JsonNull", "LuaArray", "PlainData", "lua_type_name"]
 
 
 class JsonNull:
@@ -52,3 +52,20 @@ class LuaArray(list):  # type: ignore[type-arg]
 
 
 PlainData = Any  # None | bool | int | float | str | bytes | JsonNull | list | dict, nested
+
+
+def lua_type_name(value: Any) -> str:
+    """The Lua type a plain value came from, as error messages a script reads should name it."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (str, bytes, bytearray)):
+        return "string"
+    if isinstance(value, JsonNull):
+        return "json.null"
+    if isinstance(value, (dict, list, tuple)):
+        return "table"
+    return type(value).__name__

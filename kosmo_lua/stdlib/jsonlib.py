@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from kosmo_lua.errors import ArgumentError
 from kosmo_lua.sandbox.marshal import MAX_DEPTH as MARSHAL_MAX_DEPTH
 from kosmo_lua.sandbox.values import JSON_NULL, JsonNull, LuaArray, PlainData
+from kosmo_lua.sandbox.values import lua_type_name as base_lua_type_name
 
 __all__ = ["encode", "decode", "install", "lua_type_name", "MAX_DEPTH"]
 
@@ -32,20 +33,10 @@ class _Registrar(Protocol):
 
 
 def lua_type_name(value: Any) -> str:
-    """The Lua type a plain value came from, for error messages written in the script's terms."""
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, (str, bytes)):
-        return "string"
-    if isinstance(value, JsonNull):
-        return "json.null"
-    if isinstance(value, (dict, list, tuple)):
-        return "table"
-    return type(value).__name__
+    """Like values.lua_type_name, with an article for tables ("got a table", "got an empty table")."""
+    if isinstance(value, dict):
+        return "a table" if value else "an empty table"
+    return base_lua_type_name(value)
 
 
 # -- encode ----------------------------------------------------------------------------------------------------

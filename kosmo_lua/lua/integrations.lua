@@ -32,6 +32,10 @@ local function read_only(path)
   return function() error(path .. " is read-only", 2) end
 end
 
+-- Tables whose entries appear only when read; dump() iterates them with pairs() so they show in full.
+kosmo.lazy_tables = kosmo.lazy_tables or setmetatable({}, { __mode = "k" })
+local lazy_tables = kosmo.lazy_tables
+
 local function keys_of(t)
   local out = {}
   for k in pairs(t) do out[#out + 1] = k end
@@ -82,6 +86,7 @@ local function function_namespace(name, desc, account)
     return helpers
   end
   local meta = {}
+  local all_names
   meta.__index = function(t, key)
     if type(key) ~= "string" then return nil end
     local canonical = desc.functions[key]
@@ -111,20 +116,47 @@ local function function_namespace(name, desc, account)
         return sub
       end
     end
+    local names = all_names()
+    if account == nil and suggest(key, names) == "" then
+      -- Not close to any function: most likely an account that is not configured (yet).
+      local configured = #desc.accounts > 0 and table.concat(desc.accounts, ", ") or "none besides default"
+      error("Unknown function or account: " .. path .. "." .. key .. ". Configured accounts: " .. configured ..
+            " (add one with `kosmo integrations:configure " .. name .. " --account " .. key ..
+            " --set ...`); docs.read(\"" .. name .. "\") lists the functions.", 2)
+    end
+    unknown(path, key, names)
+  end
+  -- Every name the namespace answers to, for messages and for pairs().
+  function all_names()
     local names = keys_of(desc.functions)
     for k in pairs(load_helpers()) do names[#names + 1] = k end
     if desc.pagination then names[#names + 1] = "paginate" end
     if account == nil then
+      names[#names + 1] = "default"
       for _, a in ipairs(desc.accounts) do names[#names + 1] = a end
     end
-    unknown(path, key, names)
+    table.sort(names)
+    return names
+  end
+  -- pairs() and dump() see every function (canonical names and aliases), helper and account, not only the ones
+  -- a script happened to read already: iterating builds them.
+  meta.__pairs = function(t)
+    local names, i = all_names(), 0
+    return function()
+      i = i + 1
+      local k = names[i]
+      if k == nil then return nil end
+      return k, t[k]
+    end, t, nil
   end
   meta.__newindex = read_only(path)
   meta.__metatable = false
+  lazy_tables[ns] = true
   return setmetatable(ns, meta)
 end
 
 local root = {}
+lazy_tables[root] = true
 setmetatable(root, {
   __index = function(t, key)
     if type(key) ~= "string" then return nil end
@@ -135,6 +167,15 @@ setmetatable(root, {
     return ns
   end,
   __newindex = read_only("app.integrations"),
+  __pairs = function(t)
+    local names, i = list(), 0
+    return function()
+      i = i + 1
+      local k = names[i]
+      if k == nil then return nil end
+      return k, t[k]
+    end, t, nil
+  end,
   __metatable = false,
 })
 return root

@@ -74,6 +74,10 @@ local function render_table(t, level, open)
   open[t] = true
 
   -- The sequence 1..n is shown without keys, like a Lua array constructor; every other key follows, sorted.
+  -- Lazy namespaces (app.integrations...) build their entries when iterated: do that first so they all show.
+  local lazy = kosmo.lazy_tables
+  if lazy and lazy[t] then for _ in pairs(t) do end end
+
   local n = 0
   while rawget(t, n + 1) ~= nil do n = n + 1 end
   local keys = {}

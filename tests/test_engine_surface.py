@@ -46,3 +46,27 @@ def test_mcp_surface_has_no_integrations() -> None:
     env = run("return app.integrations", surface="mcp")
     assert env.success
     assert env.result == [None]
+
+
+def test_dump_and_pairs_show_lazy_namespaces_in_full(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("KOSMO_HOME", str(tmp_path))
+    env = run("""
+        local n = 0
+        for name, fn in pairs(app.integrations.replicate) do n = n + 1 end
+        dump(app.integrations.replicate)
+        return n
+    """, offline=True)
+    assert env.success, env.error
+    # 37 canonical names + 12 aliases + wait/run/validate_webhook + paginate + default
+    assert env.result == [54]
+    assert "create_prediction_using_official_model = <function>" in env.output
+    assert "default = {" in env.output
+
+
+def test_unknown_account_names_the_configured_ones(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("KOSMO_HOME", str(tmp_path))
+    env = run("return app.integrations.replicate.work.get_account({})", offline=True)
+    assert not env.success
+    assert "Unknown function or account: app.integrations.replicate.work" in env.error
+    assert "Configured accounts: none besides default" in env.error
+    assert "kosmo integrations:configure replicate --account work" in env.error

@@ -21,7 +21,6 @@ Script-facing functions::
 from __future__ import annotations
 
 import atexit
-import difflib
 import math
 import time
 from collections.abc import Callable
@@ -30,11 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ArgumentError, CallError, KosmoError
 from ..sandbox.values import LuaArray, lua_type_name
-from . import convert
-from .config import ServerConfig, load_servers
-from .policy import check_access
+from . import convert  # light: plain-data shaping only
 
 if TYPE_CHECKING:
+    from .config import ServerConfig
     from .connection import McpHub, ServerConnection
 
 __all__ = ["McpBinding", "install"]
@@ -62,6 +60,8 @@ class McpBinding:
         """The configured servers; an unreadable config is an error for the script, not for the engine."""
         if self._servers is None and self._config_error is None:
             try:
+                from .config import load_servers
+
                 self._servers = load_servers(cwd=Path(self.options.cwd))
             except KosmoError as exc:
                 self._config_error = str(exc)
@@ -94,6 +94,8 @@ class McpBinding:
             raise ArgumentError(function, [f"{parameter}: expected a server name (string), got {lua_type_name(name)}"])
         servers = self.servers()
         if name not in servers:
+            import difflib
+
             close = difflib.get_close_matches(name, list(servers), n=3, cutoff=0.5)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
             known = ", ".join(sorted(servers)) or "none (configure one with kosmo mcp:configure)"
@@ -109,6 +111,8 @@ class McpBinding:
     def _tool(self, function: str, server: ServerConfig, tool: str) -> Any:
         tools = {t.name: t for t in self._tools(server)}
         if tool not in tools:
+            import difflib
+
             close = difflib.get_close_matches(tool, list(tools), n=3, cutoff=0.6)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
             raise ArgumentError(function, [f"unknown tool '{tool}' on MCP server '{server.name}'.{hint} Its tools: "
@@ -141,6 +145,8 @@ class McpBinding:
             self.engine.record_call(record)
 
     def _check(self, server: ServerConfig, access: str, function: str, record: dict[str, Any]) -> None:
+        from .policy import check_access
+
         if check_access(server, access, function=function, force=bool(self.options.force),
                         agent=bool(getattr(self.options, "agent", False))):
             record["permission_bypassed"] = True
@@ -284,10 +290,17 @@ class McpBinding:
             sb.register(f"mcp.{name}", fn)
         docs = getattr(self.engine, "docs", None)
         if docs is not None:
-            from .docs import mcp_doc_providers
+            def contribute(index: Any) -> None:
+                from .docs import mcp_doc_providers
 
-            for namespace, (names, load) in mcp_doc_providers(self).items():
-                docs.add_provider(namespace, names=names, load=load)
+                for namespace, (names, load) in mcp_doc_providers(self).items():
+                    index.add_provider(namespace, names=names, load=load)
+
+            # With a lazy index the servers' configuration is read only when a script first uses docs.
+            if hasattr(docs, "defer"):
+                docs.defer(contribute)
+            else:
+                contribute(docs)
         # The engine normally calls close(); this covers a worker that exits without telling it.
         atexit.register(self.close)
 

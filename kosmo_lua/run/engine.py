@@ -78,7 +78,7 @@ class Engine:
         from ..stdlib import dump as dump_lib
         from ..stdlib import jsonlib, regexlib
 
-        from ..doc_index import build_index
+        from ..doc_index import LazyDocsIndex, build_index
 
         jsonlib.install(self.sandbox)
         regexlib.install(self.sandbox)
@@ -90,7 +90,7 @@ class Engine:
 
             self.binder = IntegrationBinder(self)
             self.binder.install()
-        self.docs = build_index(integrations=with_integrations)
+        self.docs = LazyDocsIndex(lambda: build_index(integrations=with_integrations))
         docs_lib.install(self.sandbox, self.docs)
         from ..mcp.bind import install as install_mcp
 

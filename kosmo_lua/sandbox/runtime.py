@@ -23,14 +23,12 @@ limit responsive when each instruction is an expensive C call, so 1000 it is. Li
 
 from __future__ import annotations
 
-import difflib
-import logging
 import math
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from lupa import lua54
@@ -49,7 +47,13 @@ from kosmo_lua.sandbox.values import PlainData, lua_type_name
 
 __all__ = ["HOOK_COUNT", "Function", "Namespace", "Sandbox", "sleep_seconds"]
 
-_log = logging.getLogger("kosmo_lua.sandbox")
+
+
+def _debug(message: str, *args: Any, exc: BaseException | None = None) -> None:
+    """Internal failures go to a debug log only; logging is imported on first use to keep start-up lean."""
+    import logging
+
+    logging.getLogger("kosmo_lua.sandbox").debug(message, *args, exc_info=exc)
 
 #: Instructions between two deadline checks of the count hook (see the module docstring for the measurement).
 HOOK_COUNT = 1000
@@ -115,7 +119,7 @@ def _text(value: Any) -> str:
 
 
 def _load_prelude() -> bytes:
-    return resources.files("kosmo_lua.sandbox").joinpath("prelude.lua").read_bytes()
+    return (Path(__file__).resolve().parent / "prelude.lua").read_bytes()
 
 
 class Sandbox:
@@ -450,7 +454,7 @@ class Sandbox:
 
     def _internal_error(self, path: str, exc: BaseException) -> Any:
         # The traceback goes to the debug log only; Lua gets the path and the class name, nothing else.
-        _log.debug("host function %s failed", path, exc_info=exc)
+        _debug("host function %s failed", path, exc=exc)
         return self._lua.table_from({b"err": f"{path}: internal error ({type(exc).__name__})".encode()})
 
     # -- internals: lazy namespaces --------------------------------------------------------------------------------
@@ -499,8 +503,10 @@ class Sandbox:
         try:
             candidates = [str(n) for n in ns.listing()]
         except Exception as exc:
-            _log.debug("listing of %s failed", ns.path, exc_info=exc)
+            _debug("listing of %s failed", ns.path, exc=exc)
             candidates = []
+        import difflib
+
         close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         message = f"Unknown function: {ns.path}.{name}.{hint}"

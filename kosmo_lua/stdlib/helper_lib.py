@@ -7,9 +7,6 @@ and the engine still names no integration.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import sys
 import time
 from typing import Any
@@ -28,15 +25,22 @@ def _bytes(value: Any, function: str, parameter: str) -> bytes:
 
 
 def hmac_sha256(key: Any, message: Any) -> bytes:
+    import hashlib  # loading OpenSSL costs ~10 ms: only when a helper signs something
+    import hmac
+
     return hmac.new(_bytes(key, "hmac_sha256", "key"), _bytes(message, "hmac_sha256", "message"),
                     hashlib.sha256).digest()
 
 
 def b64encode(data: Any) -> str:
+    import base64
+
     return base64.b64encode(_bytes(data, "base64_encode", "data")).decode("ascii")
 
 
 def b64decode(text: Any) -> bytes:
+    import base64
+
     try:
         return base64.b64decode(_bytes(text, "base64_decode", "text"), validate=True)
     except ValueError:
@@ -44,6 +48,8 @@ def b64decode(text: Any) -> bytes:
 
 
 def secure_equals(a: Any, b: Any) -> bool:
+    import hmac
+
     return hmac.compare_digest(_bytes(a, "secure_equals", "a"), _bytes(b, "secure_equals", "b"))
 
 

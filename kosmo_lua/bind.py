@@ -11,6 +11,7 @@ integration.yaml, plus the optional helpers.lua beside the data.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ class IntegrationBinder:
         self._clients: dict[tuple[str, str], Any] = {}
         self._emulators: dict[str, Any] = {}
         self._config: Any = None
+        self._by_name: dict[str, "LoadedIntegration"] = {}
         self._pending: dict[int, Any] = {}  # I/O pool ticket -> paused call pipeline (calls inside parallel)
 
     # -- installation ------------------------------------------------------------------------------------------
@@ -100,17 +102,13 @@ class IntegrationBinder:
     # -- the call pipeline -------------------------------------------------------------------------------------
 
     def call(self, name: str, account: str | None, function: str, args: Any = None) -> Any:
-        from .registry import get_loaded
-
-        loaded = get_loaded(name)
+        loaded = self._loaded(name)
         op = loaded.by_name[function]
         return self._perform(loaded, op, account, args=args, next_url=None)
 
     def call_url(self, name: str, account: str | None, function: str, url: Any) -> Any:
         """Follow a pagination link. The HTTP layer refuses a URL on another origin, so a token never leaks."""
-        from .registry import get_loaded
-
-        loaded = get_loaded(name)
+        loaded = self._loaded(name)
         op = loaded.by_name[function]
         if not isinstance(url, str) or not url:
             raise CallError(f"{name}.{function}: the page's next link is not a URL")
@@ -119,15 +117,11 @@ class IntegrationBinder:
     def begin(self, name: str, account: str | None, function: str, args: Any = None) -> int:
         """``call`` inside a ``parallel`` task: everything up to the request here, the exchange on the I/O pool.
         Returns the pool's ticket; ``finish(ticket)`` gives the result once the driver sees the ticket ready."""
-        from .registry import get_loaded
-
-        loaded = get_loaded(name)
+        loaded = self._loaded(name)
         return self._begin(self._steps(loaded, loaded.by_name[function], account, args=args, next_url=None))
 
     def begin_url(self, name: str, account: str | None, function: str, url: Any) -> int:
-        from .registry import get_loaded
-
-        loaded = get_loaded(name)
+        loaded = self._loaded(name)
         if not isinstance(url, str) or not url:
             raise CallError(f"{name}.{function}: the page's next link is not a URL")
         return self._begin(self._steps(loaded, loaded.by_name[function], account, args=None, next_url=url))
@@ -145,6 +139,16 @@ class IntegrationBinder:
         except BaseException as exc:  # noqa: BLE001 - the pipeline decides what a failed exchange becomes
             return _resume(steps, exc)
         return _resume(steps, raw)
+
+    def _loaded(self, name: str) -> "LoadedIntegration":
+        """The integration's data, kept per binder: the registry's lookup scans the integration folders each time,
+        which was a quarter of a call's own overhead (bench/call_overhead.py)."""
+        loaded = self._by_name.get(name)
+        if loaded is None:
+            from .registry import get_loaded
+
+            loaded = self._by_name[name] = get_loaded(name)
+        return loaded
 
     def _perform(self, loaded: "LoadedIntegration", op: Any, account: str | None, *, args: Any,
                  next_url: str | None) -> Any:
@@ -172,6 +176,7 @@ class IntegrationBinder:
         record: dict[str, Any] = {"path": function, "account": account or "default", "status": "error",
                                   "error": None, "duration_ms": 0.0}
         started = time.perf_counter()
+        sink = None
         try:
             self._check_enabled(info)
             normalised = validate_args(op, {} if next_url else args, function=function)
@@ -183,17 +188,17 @@ class IntegrationBinder:
             if getattr(client, "emulated", False):
                 record["emulated"] = True
             normalised = resolve_file_inputs(op, normalised, cwd=Path(self.options.cwd), function=function)
-            self._check_save_target(op, normalised, function)
+            sink = self._check_save_target(op, normalised, function)
             spec = build_request(op, normalised, integration=info.name)
             if next_url:
                 from dataclasses import replace
 
                 spec = replace(spec, absolute_url=next_url, query=())
             deadline = self.engine.sandbox.deadline  # read now: a pool thread may start after the chunk ended
-            raw = yield lambda: client.send(spec, deadline=deadline, rate_key=op.name, auth=op.auth)
+            raw = yield lambda: client.send(spec, deadline=deadline, rate_key=op.name, auth=op.auth, sink=sink)
             record["http_status"] = raw.status
             record["attempts"] = raw.attempts
-            result = self._result(op, normalised, raw, info, function)
+            result = self._result(op, normalised, raw, info, function, sink)
             record["status"] = "ok"
             return result
         except DeadlineReached as exc:
@@ -210,6 +215,8 @@ class IntegrationBinder:
             record["error"] = "unfinished: the script ended while the request was in flight"
             raise
         finally:
+            if sink is not None:
+                sink.discard()  # a half-written download never stays behind (a no-op once committed)
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             self.engine.record_call(record)
 
@@ -224,21 +231,32 @@ class IntegrationBinder:
             return None
         return save_to, bool(engine_args.get("overwrite"))
 
-    def _check_save_target(self, op: Any, args: Any, function: str) -> None:
-        """Refuse a bad ``save_to`` before anything is sent, so a refused path never costs an API call."""
+    def _check_save_target(self, op: Any, args: Any, function: str) -> Any:
+        """Refuse a bad ``save_to`` before anything is sent, so a refused path never costs an API call. Returns the
+        FileSink the answer streams into (None without save_to): a 2xx answer that is the file itself goes to disk
+        as it arrives, never whole into memory; a JSON answer (a media file as base64, a running job's status) and
+        an error stay in memory and are handled below as before."""
         save = self._save_args(op, args)
-        if save is not None:
-            from .ops.save import safe_target
+        if save is None:
+            return None
+        from .net.sink import FileSink
+        from .ops.response import is_json_type
+        from .ops.save import safe_target
 
-            safe_target(save[0], cwd=Path(self.options.cwd), overwrite=save[1], function=function)
+        target = safe_target(save[0], cwd=Path(self.options.cwd), overwrite=save[1], function=function)
+        media = op.response.kind == "media"
+        return FileSink(target, wants=lambda status, ctype: 200 <= status < 300 and status != 204
+                        and not (media and is_json_type(ctype)))
 
-    def _result(self, op: Any, args: Any, raw: Any, info: Any, function: str) -> Any:
+    def _result(self, op: Any, args: Any, raw: Any, info: Any, function: str, sink: Any = None) -> Any:
         """The script's result. With ``save_to`` the file content goes to disk as the raw bytes that arrived (no
         base64 copy in memory) and the script gets ``{path, content_type, bytes, ...}``; an answer that carries no
         file yet (a running job's ``{id, status}``) is returned as it came and nothing is written."""
         from .ops.response import media_payload, parse_response
 
         save = self._save_args(op, args)
+        if sink is not None and sink.used:
+            return self._commit_streamed(op, raw, sink, save, function)
         if save is None or not 200 <= raw.status < 300:
             return parse_response(op, raw, integration=info, function=function)
         content, fields = media_payload(op, raw, function=function)
@@ -248,6 +266,34 @@ class IntegrationBinder:
 
         return save_media(content, fields, save[0], cwd=Path(self.options.cwd), overwrite=save[1],
                           function=function)
+
+    def _commit_streamed(self, op: Any, raw: Any, sink: Any, save: tuple[str, bool], function: str) -> Any:
+        """The answer went to disk while it arrived: move it into place and describe it like ``save_media``."""
+        from dataclasses import replace
+
+        from .errors import ArgumentError
+        from .ops.response import media_payload
+        from .ops.save import safe_target
+
+        # The fields (content_type, header fields) from the first bytes, as for an answer held in memory.
+        _, fields = media_payload(op, replace(raw, body=sink.prefix), function=function)
+        cwd = Path(self.options.cwd)
+        safe_target(save[0], cwd=cwd, overwrite=save[1], function=function)  # the folders may have changed
+        try:
+            size = sink.commit(overwrite=save[1])
+        except FileExistsError:  # appeared while the answer was arriving
+            raise ArgumentError(function, [f"parameter 'save_to': '{save[0]}' already exists; pass overwrite = "
+                                           "true to replace it"]) from None
+        except OSError as exc:
+            raise CallError(f"{function}: cannot write '{save[0]}': {exc.strerror or type(exc).__name__}",
+                            kind="save", function=function) from None
+        root = Path(os.path.realpath(cwd))
+        out: dict[str, Any] = {"path": str(sink.target.relative_to(root)), "content_type": fields.get("content_type"),
+                               "bytes": size}
+        for key, value in fields.items():
+            if key not in out and key != "body_base64":
+                out[key] = value
+        return out
 
     def _settings(self, name: Any) -> Any:
         """An integration's integration.yaml as plain data (hand-written, never secret), or nil."""

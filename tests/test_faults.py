@@ -228,6 +228,8 @@ def test_delivery_fault_on_get_is_retried(world: dict[str, Any], replicate: Any,
 ])
 def test_delivery_fault_on_post_is_never_repeated(world: dict[str, Any], replicate: Any, kind: str, message: str,
                                                   acted: bool) -> None:
+    # The answer is held 3 s: far below integration.yaml's 30 s read timeout, so only the account's
+    # read_timeout (1 s) can cut it off.
     replicate.faults.add(Fault(kind, method="POST", path=CREATE_PATH, times=1, seconds=READ_TIMEOUT + 2))
     value = assert_clear_error(run(world, create_call()), "replicate.create_model_prediction", status=None)
     assert value["kind"] == "transport"
@@ -236,14 +238,6 @@ def test_delivery_fault_on_post_is_never_repeated(world: dict[str, Any], replica
     assert len(api_requests(replicate, "POST")) == 1
     # The server may have acted on it (the answer was lost, not the request): exactly one prediction, never two.
     assert len(predictions(replicate)) == (1 if acted else 0)
-
-
-def test_read_timeout_comes_from_the_account(world: dict[str, Any], replicate: Any) -> None:
-    """The held answer is shorter than integration.yaml's 30 s read timeout: only the account's 1 s cuts it off."""
-    replicate.faults.add(Fault("read_timeout", method="GET", path=GET_PATH, seconds=3))
-    value = assert_clear_error(run(world, GET_CALL), "replicate.get_account", status=None)
-    assert f"no response from 127.0.0.1:{replicate.server.port} within 1 s" in value["message"]
-    assert "after 5 attempts" in value["message"]
 
 
 # -- bodies that are not what they claim, and bodies too large for the sandbox ------------------------------------
@@ -399,3 +393,26 @@ def test_stability_get_retries_a_dropped_connection(world: dict[str, Any], stabi
     data = run(world, "return app.integrations.stability.get_balance({}).credits")
     assert data["success"] is True, data["error"]
     assert data["integration_calls"][0]["attempts"] == 3
+
+
+# -- the account's timeout fields are checked where they are set and where they are used ----------------------------
+
+
+def test_timeout_fields_are_validated(world: dict[str, Any], replicate: Any) -> None:
+    import yaml
+
+    proc = kosmo("integrations:configure", "replicate", "--account", "slow", "--set", "read_timeout=soon",
+                 env=world["env"], cwd=world["work"])
+    assert proc.returncode == 2
+    assert "read_timeout: expected a number of seconds" in proc.stderr and "soon" not in proc.stderr
+    # A hand-edited config.yaml is checked when the account is used: a clear error value, nothing sent.
+    config_path = Path(world["env"]["KOSMO_HOME"]) / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["integrations"]["replicate"]["accounts"]["broken"] = {"url": replicate.server.base_url,
+                                                                 "connect_timeout": -1}
+    config_path.write_text(yaml.safe_dump(config))
+    data = run(world, "return app.integrations.replicate.broken.get_account({})")
+    assert data["success"] is False
+    assert "connect_timeout must be a number of seconds" in data["error"]
+    assert data["meta"]["error_value"]["account"] == "broken"
+    assert api_requests(replicate) == []

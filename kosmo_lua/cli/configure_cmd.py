@@ -39,7 +39,13 @@ class _SecretSafeParser(argparse.ArgumentParser):
     """argparse echoes bad arguments; a mistyped `--sett api_key=r8_...` must not print the token."""
 
     def error(self, message: str) -> NoReturn:
-        super().error(re.sub(r"=\S+", "=***", message))
+        message = re.sub(r"=\S+", "=***", message)
+        # A value argparse could not place may be a secret typed without its KEY= (`--set api_key r8_...`), or
+        # given to the wrong option (`--read r8_...`): name the options it saw, never the values.
+        message = re.sub(r"(unrecognized arguments: )(.*)", lambda m: m.group(1) + " ".join(
+            word if word.startswith("-") else "***" for word in m.group(2).split()), message)
+        message = re.sub(r"invalid choice: '[^']*'", "invalid choice: '***'", message)
+        super().error(message)
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -104,24 +105,25 @@ def _read_code(ns: argparse.Namespace) -> tuple[str, str] | str:
     if ns.file and ns.file != "-":
         path = Path(ns.file)
         try:
-            return path.read_text(encoding="utf-8"), "@" + ns.file
+            return _lua_text(path.read_bytes()), "@" + ns.file
         except FileNotFoundError:
             return f"no such file: {ns.file}"
         except IsADirectoryError:
             return f"{ns.file} is a directory, not a Lua file"
-        except UnicodeDecodeError:
-            return f"{ns.file} is not UTF-8 text"
         except OSError as exc:
             return f"cannot read {ns.file}: {exc.strerror}"
     if ns.file == "-" or not sys.stdin.isatty():
         data = sys.stdin.buffer.read()
         if not data.strip() and ns.file != "-":
             return "no code given: pass --eval CODE, a FILE, pipe code on standard input, or use --repl"
-        try:
-            return data.decode("utf-8"), "=(stdin)"
-        except UnicodeDecodeError:
-            return "standard input is not UTF-8 text"
+        return _lua_text(data), "=(stdin)"
     return "no code given: pass --eval CODE, a FILE, pipe code on standard input, or use --repl"
+
+
+def _lua_text(data: bytes) -> str:
+    """Lua source is bytes: a string literal may hold any byte, so code that is not UTF-8 is still a script.
+    surrogateescape keeps every byte, and the sandbox turns the text back into exactly those bytes."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -180,6 +182,9 @@ def _repl(ns: argparse.Namespace, stdin: TextIO | None = None) -> int:
     from ..run.runner import ScriptRunner
 
     stdin = stdin or sys.stdin
+    if isinstance(stdin, io.TextIOWrapper):
+        # A line that is not UTF-8 is still Lua (strings hold bytes): keep its bytes instead of failing to read.
+        stdin.reconfigure(errors="surrogateescape")
     interactive = stdin.isatty()
     options = _options(ns, interactive=interactive)
     out = sys.stdout

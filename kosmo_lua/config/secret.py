@@ -6,10 +6,11 @@ it, so an ``Account`` can be logged, printed in a traceback or put in an error w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
-__all__ = ["Secret", "redact", "MASK"]
+__all__ = ["Secret", "redact", "redact_bytes", "MASK"]
 
 MASK = "***"
 
@@ -53,12 +54,14 @@ class Secret:
 
 
 def _forms(value: str) -> set[str]:
-    """The ways a secret may appear in text we produce: as is, and percent-encoded in a URL."""
-    return {value, quote(value, safe=""), quote(value, safe="/")}
+    """The ways a secret may appear in text we produce or receive: as is, percent-encoded in a URL, and escaped
+    inside a JSON string (an API that echoes the token in an error body may escape "/" as "\\/")."""
+    escaped = json.dumps(value)[1:-1]
+    return {value, quote(value, safe=""), quote(value, safe="/"), quote_plus(value), escaped,
+            escaped.replace("/", "\\/")}
 
 
-def redact(text: str, secrets: Iterable[Secret | str | None]) -> str:
-    """Replace every occurrence of any of the secrets (and their URL-encoded forms) in text with ``***``."""
+def _all_forms(secrets: Iterable[Secret | str | None]) -> list[str]:
     forms: set[str] = set()
     for s in secrets:
         if s is None:
@@ -67,6 +70,18 @@ def redact(text: str, secrets: Iterable[Secret | str | None]) -> str:
         if value:
             forms |= _forms(value)
     # Longest first, so a secret that contains another is replaced whole.
-    for form in sorted(forms, key=len, reverse=True):
+    return sorted(forms, key=len, reverse=True)
+
+
+def redact(text: str, secrets: Iterable[Secret | str | None]) -> str:
+    """Replace every occurrence of any of the secrets (and their URL-encoded forms) in text with ``***``."""
+    for form in _all_forms(secrets):
         text = text.replace(form, MASK)
     return text
+
+
+def redact_bytes(data: bytes, secrets: Iterable[Secret | str | None]) -> bytes:
+    """``redact`` for a body as it arrived (UTF-8 forms of the secrets; the bytes are otherwise untouched)."""
+    for form in _all_forms(secrets):
+        data = data.replace(form.encode("utf-8", "surrogateescape"), MASK.encode())
+    return data

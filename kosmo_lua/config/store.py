@@ -8,6 +8,7 @@ secret value: secrets are described as ``set (hidden)`` or by the ``env:VAR`` th
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,9 @@ from .settings import POLICIES, load_config
 from .yamlfile import read_mapping, write_mapping
 
 __all__ = ["AccountChange", "ChangeReport", "apply_change", "NAME_PATTERN"]
+
+#: The plain (not secret) account fields the engine reads; secrets are recognised by name (``is_secret_field``).
+_PLAIN_FIELDS = frozenset({"url", *TIMEOUT_FIELDS})
 
 #: Account aliases and field names: what reads well as a Lua key and a YAML key.
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -62,12 +66,23 @@ def _describe_secret(value: Any) -> str:
 def _validate(change: AccountChange, integration: Integration) -> None:
     problems: list[str] = []
     if change.account is not None and not NAME_PATTERN.match(change.account):
-        problems.append(f"--account: expected a name of letters, digits, '_' or '-', not {change.account!r}")
+        # Not quoted back: a value in the wrong place may be a secret.
+        problems.append("--account: expected a name of letters, digits, '_' or '-' (at most 64, not starting with "
+                        "a digit or '-')")
     for key, value in change.set.items():
         if not NAME_PATTERN.match(key):
             problems.append(f"--set: field name {key!r} must be letters, digits, '_' or '-'")
             continue
         secret = is_secret_field(key, integration)
+        if not secret and key not in _PLAIN_FIELDS:
+            # Nothing reads any other plain field, so an unknown name is a typo (`api_kye`): refuse it rather than
+            # store what is probably a secret in config.yaml, and never quote the value.
+            known = sorted({*_PLAIN_FIELDS, integration.auth.credential})
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"--set {key}: not an account field{hint}; {integration.name} accounts take "
+                            f"{', '.join(known)}, and secrets named like *key, *token, *secret or password")
+            continue
         if value is None or value == "":
             problems.append(f"--set {key}: empty value; use --unset {key} to remove it")
         elif secret and not isinstance(value, str):
@@ -75,12 +90,12 @@ def _validate(change: AccountChange, integration: Integration) -> None:
         elif not secret and isinstance(value, (dict, list)):
             problems.append(f"--set {key}: expected a single value, not a {type(value).__name__}")
         elif key in TIMEOUT_FIELDS and env_var_of(value) is None and check_timeout(value) is None:
-            problems.append(f"--set {key}: expected a number of seconds in (0, 86400], like 30, not {value!r}")
+            problems.append(f"--set {key}: expected a number of seconds in (0, 86400], like 30")
         elif key == "url" and env_var_of(value) is None:
             parts = urlsplit(str(value))
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                problems.append(f"--set url: expected an http(s) URL like https://api.example.com/v1 or env:VAR, "
-                                f"not {value!r}")
+                # The value is not quoted back: a token pasted after the wrong key must not reach the terminal.
+                problems.append("--set url: expected an http(s) URL like https://api.example.com/v1 or env:VAR")
     for key in change.unset:
         if not NAME_PATTERN.match(key):
             problems.append(f"--unset: field name {key!r} must be letters, digits, '_' or '-'")

@@ -26,7 +26,7 @@ from .control import control_reply
 from .faults import Fault, FaultPlan, Selection, retry_after_header
 from .ids import IdFactory
 from .inprocess import incoming_from_httpx, response_for
-from .log import LoggedRequest, RequestLog, redact_headers
+from .log import LoggedRequest, RequestLog, redact_headers, redact_query
 from .messages import Answer, ApiError, Call, Incoming, Reply
 from .routing import RouteMiss, Router
 from .server import LoopbackServer
@@ -147,12 +147,13 @@ class Emulator:
         self._log.append(LoggedRequest(
             method=incoming.method,
             path=incoming.path,
-            query=incoming.query,
+            query=redact_query(incoming.query),  # a query-parameter credential is redacted like a header
             headers=redact_headers(list(incoming.headers.multi_items())),
             body=incoming.body,
             status=None if answer.delivery == "drop_before" else answer.reply.status,
             fault=fault.kind if fault is not None else None,
             timestamp=arrived,
+            answered=time.time(),
         ))
         return answer
 

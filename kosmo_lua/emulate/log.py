@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import base64
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LoggedRequest", "RequestLog", "redact_headers", "REDACTED"]
+__all__ = ["LoggedRequest", "RequestLog", "redact_headers", "redact_query", "REDACTED"]
 
 REDACTED = "[redacted]"
 #: Headers that carry a secret. Authorization keeps its scheme ("Bearer [redacted]") so tests can still see which
 #: scheme a client used.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})
+
+
+#: Query parameters named like a credential (an API that takes ``?api_key=...`` or ``?token=...``).
+_SECRET_PARAM = re.compile(r"(key|token|secret|password)$", re.IGNORECASE)
+
+
+def redact_query(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """Query pairs with the values of credential-like parameters replaced by ``[redacted]``."""
+    return tuple((k, REDACTED if _SECRET_PARAM.search(k) else v) for k, v in pairs)
 
 
 def redact_headers(headers: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -38,6 +48,9 @@ class LoggedRequest:
     status: int | None  # None when the connection was dropped before an answer
     fault: str | None  # the kind of the fault applied, if any
     timestamp: float  # epoch seconds when the request arrived
+    #: Epoch seconds when the answer was ready to send (after latency and faults): with ``timestamp``, the span the
+    #: request was in flight at the server, so tests can see requests overlap.
+    answered: float | None = None
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -55,6 +68,7 @@ class LoggedRequest:
             "status": self.status,
             "fault": self.fault,
             "timestamp": self.timestamp,
+            "answered": self.answered,
         }
         try:
             data["body"] = self.body.decode("utf-8")

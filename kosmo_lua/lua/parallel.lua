@@ -73,9 +73,20 @@ local function new_group(tasks, n, max, collect)
            results = {}, errors = {}, failed = 0, first = nil, parent = nil }
 end
 
+-- The text of a task's error, as the script would see it uncaught: a string as it is, a table by its __tostring or
+-- its `message` field.
 local function error_text(e)
-  local ok, text = pcall(tostring, e)
-  return ok and type(text) == "string" and text or ("(error object is a " .. type(e) .. " value)")
+  local t = type(e)
+  if t == "string" or t == "number" then return tostring(e) end
+  if t == "table" then
+    local mt = getmetatable(e)
+    if type(mt) == "table" and rawget(mt, "__tostring") ~= nil then
+      local ok, text = pcall(tostring, e)
+      if ok and type(text) == "string" then return text end
+    end
+    if type(rawget(e, "message")) == "string" then return rawget(e, "message") end
+  end
+  return "(error object is a " .. t .. " value)"
 end
 
 -- What the group's caller gets, as a packed pcall result: its results, or the error of the failed task with the

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..config.accounts import Account
-from ..config.secret import redact
+from ..config.secret import redact, redact_bytes
 from ..errors import TransportError, format_mib
 from ..integration import Integration
 from ..ops.spec import RawResponse, RequestSpec
 from .auth import auth_header_name, auth_headers_and_query
 from .errors import DeadlineReached
+from .logguard import guard_library_logs
 from .pacing import Pacer, shared_pacer
 from .retry import backoff_delay, parse_retry_after, retryable_status
 from .timeouts import account_timeouts, read_timeout_for
@@ -31,6 +32,8 @@ from .urls import build_url, redact_query, target
 
 if TYPE_CHECKING:
     import httpx
+
+    from .sink import FileSink
 
 __all__ = ["HttpClient", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_RETRY_AFTER_SECONDS", "user_agent"]
 
@@ -76,6 +79,7 @@ class HttpClient:
         self.max_response_bytes = max_response_bytes
         # integration.yaml's timeouts, with the account's connect_timeout / read_timeout fields on top.
         self.timeouts = account_timeouts(integration.timeouts, account.fields)
+        guard_library_logs([account.secret, *self._secret_fields()])  # httpx logs URLs (a query token too)
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -104,11 +108,12 @@ class HttpClient:
     # -- the request loop ------------------------------------------------------------------------------------------
 
     def send(self, spec: RequestSpec, *, deadline: float | None, rate_key: str | None = None,
-             auth: bool = True) -> RawResponse:
+             auth: bool = True, sink: "FileSink | None" = None) -> RawResponse:
         """Send spec, retrying what may be retried, within deadline (a ``clock()`` value; None = no limit).
 
         ``rate_key`` is the canonical operation name that picks the rate-limit entry; ``auth=False`` sends no
-        credential (operations the API serves without one).
+        credential (operations the API serves without one). With ``sink``, an answer the sink wants (``save_to``
+        of a file) is streamed into it instead of memory: the RawResponse's body is then empty and ``sink.used``.
         """
         if deadline is not None and math.isinf(deadline):
             deadline = None  # the sandbox's "no chunk running" value: no limit, and long Retry-After rules apply
@@ -127,10 +132,12 @@ class HttpClient:
         started = self._clock()
         attempts = 0
         while True:
-            self.pacer.acquire(rate_key, deadline, operation=op)
             attempts += 1
             try:
-                status, resp_headers, body = self._exchange(spec, url, headers, read_timeout, deadline)
+                # The slot is held while the attempt is in flight (Pacer.slot): no server-side window can see
+                # more than the declared limit, however requests of concurrent tasks overtake each other.
+                with self.pacer.slot(rate_key, deadline, operation=op):
+                    status, resp_headers, body = self._exchange(spec, url, headers, read_timeout, deadline, sink)
             except _Failed as failed:
                 error = failed.error
                 if attempts > 1:
@@ -143,6 +150,10 @@ class HttpClient:
                 log.debug("%s %s: %s; retrying in %.2f s", spec.method, shown_url, failed.error.message, delay)
                 self._sleep(delay)
                 continue
+            if status >= 300:
+                # Some APIs echo the credential in an error ("invalid token r8_..."): error values, envelopes and
+                # logs are all built from this answer, so the token is masked here, where it is known.
+                body, resp_headers = self._scrubbed(body, resp_headers)
             raw = RawResponse(status=status, headers=resp_headers, body=body, url=shown_url,
                               elapsed_ms=(self._clock() - started) * 1000, attempts=attempts)
             log.debug("%s %s -> %d (attempt %d)", spec.method, shown_url, status, attempts)
@@ -196,8 +207,9 @@ class HttpClient:
         return httpx.Timeout(connect=connect, read=read, write=read, pool=connect), capped
 
     def _exchange(self, spec: RequestSpec, url: str, headers: list[tuple[str, str]], read_timeout: float,
-                  deadline: float | None) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
-        """One attempt: status, headers (lower-case names) and the whole body."""
+                  deadline: float | None, sink: "FileSink | None" = None
+                  ) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
+        """One attempt: status, headers (lower-case names) and the whole body (empty when it went to sink)."""
         import httpx
 
         op = spec.operation
@@ -216,13 +228,20 @@ class HttpClient:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_response_bytes:
                 raise self._too_large(op)
+            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            to_disk = sink is not None and sink.wants(response.status_code, content_type)
+            if sink is not None:
+                sink.start() if to_disk else sink.skip()  # per attempt: a retry may answer differently
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > self.max_response_bytes:
                     raise self._too_large(op)
-                chunks.append(chunk)
+                if to_disk:
+                    sink.write(chunk)  # type: ignore[union-attr]
+                else:
+                    chunks.append(chunk)
                 if deadline is not None and self._clock() > deadline:
                     raise DeadlineReached(op)
             return response.status_code, tuple(response.headers.multi_items()), b"".join(chunks)
@@ -281,6 +300,11 @@ class HttpClient:
                 or "temporary failure in name resolution" in lowered:
             return "host not found"
         return text[:160]
+
+    def _scrubbed(self, body: bytes, headers: tuple[tuple[str, str], ...]
+                  ) -> tuple[bytes, tuple[tuple[str, str], ...]]:
+        secrets = [self.account.secret, *self._secret_fields()]
+        return redact_bytes(body, secrets), tuple((name, redact(value, secrets)) for name, value in headers)
 
     def _secret_fields(self) -> list[Any]:
         from ..config.secret import Secret

@@ -431,6 +431,10 @@ def _header_value(value: Any, p: Param, problems: list[str]) -> Any:
     if "\r" in text or "\n" in text:
         problems.append(f"parameter '{p.lua_name}' must not contain line breaks (it is sent as a header)")
         return _MISSING
+    if any(not (" " <= ch <= "~" or ch == "\t") for ch in text):
+        # HTTP sends header values as ASCII; anything else (é, control characters) could not go on the wire.
+        problems.append(f"parameter '{p.lua_name}' must be printable ASCII text (it is sent as a header)")
+        return _MISSING
     return text
 
 

@@ -41,13 +41,18 @@ def _repl_source(code: str) -> tuple[str, bool]:
     import lupa.lua54 as lua54
 
     scratch = lua54.LuaRuntime(register_eval=False, register_builtins=False)
+
+    def source(text: str) -> bytes:
+        # Lua source is bytes: a line read with surrogateescape (not UTF-8) compiles as the bytes it came as.
+        return text.encode("utf-8", "surrogateescape")
+
     try:
-        scratch.compile("return " + code)
+        scratch.compile(source("return " + code))
         return "return " + code, False
     except lua54.LuaSyntaxError:
         pass
     try:
-        scratch.compile(code)
+        scratch.compile(source(code))
     except lua54.LuaSyntaxError as exc:
         return code, "<eof>" in str(exc)
     return code, False

@@ -22,11 +22,13 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CpuLimitExceeded
+
+if TYPE_CHECKING:  # concurrent.futures imports logging & co (~4 ms): only a script that calls parallel pays
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["IoPool", "MAX_THREADS"]
 
@@ -37,7 +39,7 @@ MAX_THREADS = 64
 
 @dataclass
 class _Ticket:
-    future: Future[Any] | None = None  # an exchange on the pool ...
+    future: "Future[Any] | None" = None  # an exchange on the pool ...
     due: float = 0.0  # ... or a timer (a time.monotonic() value)
     on_abandon: Callable[[], None] | None = None
 
@@ -50,7 +52,7 @@ class IoPool:
         self._deadline = deadline
         self._cpu_limit = cpu_limit
         self._max_threads = max_threads
-        self._executor: ThreadPoolExecutor | None = None  # made on first use: most scripts never need a thread
+        self._executor: "ThreadPoolExecutor | None" = None  # made on first use: most scripts never need a thread
         self._tickets: dict[int, _Ticket] = {}
         self._next = 0
         self._changed = threading.Condition()
@@ -60,6 +62,8 @@ class IoPool:
     def submit(self, fn: Callable[[], Any], *, on_abandon: Callable[[], None] | None = None) -> int:
         """Run ``fn()`` on a pool thread; its value (or exception) is kept for ``take``."""
         if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._executor = ThreadPoolExecutor(max_workers=self._max_threads, thread_name_prefix="kosmo-io")
         future = self._executor.submit(fn)
         ticket = self._open(_Ticket(future=future, on_abandon=on_abandon))
@@ -75,7 +79,7 @@ class IoPool:
         self._tickets[self._next] = ticket
         return self._next
 
-    def _wake(self, _future: Future[Any]) -> None:
+    def _wake(self, _future: "Future[Any]") -> None:
         with self._changed:
             self._changed.notify_all()
 

@@ -181,8 +181,11 @@ class _Child:
     def reap(self, grace: float) -> int:
         """Wait up to ``grace`` seconds for the child to exit on its own, then kill it; returns the exit status."""
         until = time.monotonic() + grace
+        pause = 0.0005
         while self.alive() and time.monotonic() < until:
-            time.sleep(0.01)
+            # A worker told to stop exits within a millisecond or two: a fixed 10 ms nap cost every run 10 ms.
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
         return self.kill()
 
     def _wait_blocking(self) -> None:

@@ -450,7 +450,8 @@ class Sandbox:
                 (prepared,) = self._measure(({"message": text},))
         except ValueTooLarge:
             return self._kill_with(MemoryLimitExceeded(self.memory_limit))
-        return self._lua.table_from({b"err": self._marshal.build(prepared), b"text": text.encode()})
+        # _encode: a message may quote script text read with surrogateescape (bytes that are not UTF-8).
+        return self._lua.table_from({b"err": self._marshal.build(prepared), b"text": _encode(text)})
 
     def _internal_error(self, path: str, exc: BaseException) -> Any:
         # The traceback goes to the debug log only; Lua gets the path and the class name, nothing else.

@@ -11,7 +11,6 @@ Names resolve leniently because agents guess: exact name, alias, any case, and t
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import re
@@ -149,6 +148,8 @@ class DocsIndex:
             if not provider.loaded:
                 known.update(provider.names())
         by_folded = {k.lower(): k for k in sorted(known)}
+        import difflib  # only for a page that does not exist: not worth its import at every start
+
         close = difflib.get_close_matches(name.lower(), list(by_folded), n=5, cutoff=0.5)
         if not close and "." in name:
             # "replicate.get_acount" -> compare against the last segment of each name too.
@@ -190,6 +191,8 @@ class DocsIndex:
         if provider is not None:
             self._load(provider)
         elif wanted not in {n.lower() for n in self.namespaces()}:
+            import difflib
+
             raise DocNotFound(namespace, difflib.get_close_matches(wanted, self.namespaces(), n=5, cutoff=0.5))
         return self._entries(wanted)
 

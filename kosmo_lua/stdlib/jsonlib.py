@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from kosmo_lua.errors import ArgumentError
 from kosmo_lua.sandbox.marshal import MAX_DEPTH as MARSHAL_MAX_DEPTH
 from kosmo_lua.sandbox.values import JSON_NULL, JsonNull, LuaArray, PlainData
-from kosmo_lua.sandbox.values import lua_type_name as base_lua_type_name
+from kosmo_lua.sandbox.values import lua_type_name  # re-exported: the stdlib modules name types alike
 
 __all__ = ["encode", "decode", "install", "lua_type_name", "MAX_DEPTH"]
 
@@ -32,13 +32,6 @@ class _Registrar(Protocol):
     def register(self, path: str, fn: Any) -> None: ...
 
 
-def lua_type_name(value: Any) -> str:
-    """Like values.lua_type_name, with an article for tables ("got a table", "got an empty table")."""
-    if isinstance(value, dict):
-        return "a table" if value else "an empty table"
-    return base_lua_type_name(value)
-
-
 # -- encode ----------------------------------------------------------------------------------------------------
 
 
@@ -50,6 +43,9 @@ class _EncodeProblem(Exception):
 
 
 def _child_path(path: str, key: Any) -> str:
+    if isinstance(key, bytes):
+        # A key that is not UTF-8 is shown readably here; _object_key then refuses it, naming the bad byte.
+        key = key.decode("utf-8", "replace")
     if isinstance(key, int):
         return f"{path}[{key}]"
     if isinstance(key, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):

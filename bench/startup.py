@@ -5,7 +5,8 @@ touches it), plus that integration's first-use cost.
     python bench/startup.py [--runs 21]
 
 Every figure is the median wall time of --runs process runs, measured in this one run, runs of the different
-commands taking turns.
+commands taking turns. The second line is a floor for comparison: a bare interpreter importing only argparse,
+dataclasses, json, pathlib, typing and lupa.lua54, which any start of the command line needs.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def main() -> None:
         lua = [*KOSMO, "integrations:lua", "--eval"]
         commands = {
             "python -c pass": ([sys.executable, "-c", "pass"], env),
+            # The floor: only the standard modules the command line cannot do without, and the Lua engine.
+            "python -c 'import argparse, dataclasses, ...'": (
+                [sys.executable, "-c", "import argparse, dataclasses, json, pathlib, typing, lupa.lua54"], env),
             "kosmo print(1)": ([*lua, "print(1)"], env),
             "kosmo print(1), +5,000-op integration": ([*lua, "print(1)"], env_big),
             "kosmo first use of the 5,000-op integration": (

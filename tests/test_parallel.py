@@ -376,6 +376,17 @@ def test_calls_in_flight_at_a_kill_are_recorded_as_unfinished(work: Path, slow_r
     assert {c["error"] for c in calls} == {"unfinished: the script ended while the request was in flight"}
 
 
+def test_a_session_goes_on_after_a_kill_during_parallel(work: Path) -> None:
+    lines = ["parallel({ function() sleep(5) end, function() while true do end end })",
+             "return #parallel({ function() return 1 end, function() sleep(0.01); return 2 end })",
+             "return parallel({ function() return 'again' end })[1]"]
+    proc = kosmo("integrations:lua", "--repl", "--cpu-limit", "1", "--offline", stdin="\n".join(lines) + "\n",
+                 env=clean_env({"KOSMO_HOME": str(work.parent / "home")}), cwd=work)
+    assert_no_crash(proc.stdout, proc.stderr)
+    assert "cpu limit exceeded (1 s)" in proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-2:] == ["2", "again"]
+
+
 # -- the docs page -----------------------------------------------------------------------------------------------
 
 

@@ -131,7 +131,8 @@ def test_core_annotations(fresh: Path) -> None:
                         "function regex.gsub(subject, pattern, replacement, limit, flags) end",
                         "function docs.read(page) end", "function mcp.call(tool, args) end"):
         assert declaration in text
-    assert "---@param tasks (fun(): T)[]\n---@param options? {max?: integer}\n---@return T[]" in text
+    assert ("---@param tasks (fun(): T)[]\n---@param options? {max?: integer, errors?: \"raise\"|\"collect\"}\n"
+            "---@return T[]") in text
     assert "---@field replicate kosmo.replicate " in text and "---@field stability kosmo.stability " in text
 
 

@@ -184,11 +184,13 @@ function sleep(seconds) end
 ---@param ... any
 function print(...) end
 
----Run functions concurrently and return their results in the order of `tasks` (calls that wait on the network
----overlap). `max` limits how many run at the same time.
+---Run functions concurrently and return their results in the order of `tasks` (calls that wait on the network,
+---and `sleep`, overlap). `max` (1 to 64, default 8) limits how many run at the same time. With `errors = "raise"`
+---(the default) a failed task raises one error table after all tasks finished; `errors = "collect"` returns
+---`{ok = true, value = ...}` or `{ok = false, error = ...}` for each task instead.
 ---@generic T
 ---@param tasks (fun(): T)[]
----@param options? {max?: integer}
+---@param options? {max?: integer, errors?: "raise"|"collect"}
 ---@return T[]
 function parallel(tasks, options) end
 

@@ -76,11 +76,19 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     parser = module.build_parser(f"kosmo {name}")
     ns = parser.parse_args(rest)
+    from kosmo_lua.errors import KosmoError, UsageError
+
     try:
         return int(module.run(ns) or 0)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except UsageError as exc:  # the safety net: commands report their own errors, none may show a traceback
+        sys.stderr.write(f"kosmo {name}: {exc}\n")
+        return 2
+    except KosmoError as exc:
+        sys.stderr.write(f"kosmo {name}: {exc}\n")
+        return 1
 
 
 def entry() -> NoReturn:

@@ -36,6 +36,19 @@ end
 kosmo.lazy_tables = kosmo.lazy_tables or setmetatable({}, { __mode = "k" })
 local lazy_tables = kosmo.lazy_tables
 
+-- A __pairs that walks `names` in order, reading each through the table so lazy entries get built.
+local function pairs_over(names_of)
+  return function(t)
+    local names, i = names_of(), 0
+    return function()
+      i = i + 1
+      local k = names[i]
+      if k == nil then return nil end
+      return k, t[k]
+    end, t, nil
+  end
+end
+
 local function keys_of(t)
   local out = {}
   for k in pairs(t) do out[#out + 1] = k end
@@ -140,15 +153,7 @@ local function function_namespace(name, desc, account)
   end
   -- pairs() and dump() see every function (canonical names and aliases), helper and account, not only the ones
   -- a script happened to read already: iterating builds them.
-  meta.__pairs = function(t)
-    local names, i = all_names(), 0
-    return function()
-      i = i + 1
-      local k = names[i]
-      if k == nil then return nil end
-      return k, t[k]
-    end, t, nil
-  end
+  meta.__pairs = pairs_over(function() return all_names() end)
   meta.__newindex = read_only(path)
   meta.__metatable = false
   lazy_tables[ns] = true
@@ -167,15 +172,7 @@ setmetatable(root, {
     return ns
   end,
   __newindex = read_only("app.integrations"),
-  __pairs = function(t)
-    local names, i = list(), 0
-    return function()
-      i = i + 1
-      local k = names[i]
-      if k == nil then return nil end
-      return k, t[k]
-    end, t, nil
-  end,
+  __pairs = pairs_over(list),
   __metatable = false,
 })
 return root

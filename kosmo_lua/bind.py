@@ -11,7 +11,6 @@ integration.yaml, plus the optional helpers.lua beside the data.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -279,29 +278,15 @@ class IntegrationBinder:
         """The answer went to disk while it arrived: move it into place and describe it like ``save_media``."""
         from dataclasses import replace
 
-        from .errors import ArgumentError
         from .ops.response import media_payload
-        from .ops.save import safe_target
+        from .ops.save import finish_save, safe_target
 
         # The fields (content_type, header fields) from the first bytes, as for an answer held in memory.
         _, fields = media_payload(op, replace(raw, body=sink.prefix), function=function)
         cwd = Path(self.options.cwd)
         safe_target(save[0], cwd=cwd, overwrite=save[1], function=function)  # the folders may have changed
-        try:
-            size = sink.commit(overwrite=save[1])
-        except FileExistsError:  # appeared while the answer was arriving
-            raise ArgumentError(function, [f"parameter 'save_to': '{save[0]}' already exists; pass overwrite = "
-                                           "true to replace it"]) from None
-        except OSError as exc:
-            raise CallError(f"{function}: cannot write '{save[0]}': {exc.strerror or type(exc).__name__}",
-                            kind="save", function=function) from None
-        root = Path(os.path.realpath(cwd))
-        out: dict[str, Any] = {"path": str(sink.target.relative_to(root)), "content_type": fields.get("content_type"),
-                               "bytes": size}
-        for key, value in fields.items():
-            if key not in out and key != "body_base64":
-                out[key] = value
-        return out
+        return finish_save(lambda: sink.commit(overwrite=save[1]), sink.target, fields, save[0], cwd=cwd,
+                           function=function)
 
     def _settings(self, name: Any) -> Any:
         """An integration's integration.yaml as plain data (hand-written, never secret), or nil."""

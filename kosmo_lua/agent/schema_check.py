@@ -16,30 +16,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ArgumentError
+from ..ops.validate import describe_value
 from ..sandbox.values import JsonNull
 
 __all__ = ["check_arguments", "to_json_value", "schema_problems"]
 
-_SHOWN = 40  # characters of a bad value quoted back
-
-
 def _describe(value: Any) -> str:
+    """A JSON value as a tool-call error names it; scalars read exactly as in operation argument errors."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return f"boolean {'true' if value else 'false'}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        shown = value if len(value) <= _SHOWN else value[:_SHOWN] + "..."
-        return f"string {json.dumps(shown, ensure_ascii=False)}"
     if isinstance(value, list):
         return "an array"
     if isinstance(value, dict):
         return "an object"
-    return type(value).__name__
+    return describe_value(value)
 
 
 def _where(path: Any) -> str:

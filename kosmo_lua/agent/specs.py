@@ -36,10 +36,10 @@ class ToolSpec:
 def _execute_description(surface: str, session: bool) -> str:
     if surface == "mcp":
         globals_ = ("app.mcp.<server>.<tool>({...}) for the configured MCP servers, mcp.servers(), mcp.tools(), "
-                    "mcp.call(), docs, json, regex, dump, print and sleep")
+                    "mcp.call(), docs, json, regex, dump, print, sleep and parallel")
     else:
         globals_ = ("app.integrations.<name>.<function>({...}) (for example app.integrations.replicate."
-                    "get_account({})), app.mcp.<server>.<tool>({...}), docs, json, regex, dump, print and sleep")
+                    "get_account({})), app.mcp.<server>.<tool>({...}), docs, json, regex, dump, print, sleep and parallel")
     state = ("Globals you define persist between calls of this session (a hard limit resets them; the result says "
              "so)." if session else "Every call starts in a fresh sandbox: nothing persists between calls.")
     return (

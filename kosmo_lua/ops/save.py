@@ -18,11 +18,11 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..errors import ArgumentError, CallError
 
-__all__ = ["safe_target", "write_file", "save_media"]
+__all__ = ["safe_target", "write_file", "finish_save", "save_media"]
 
 
 def safe_target(save_to: object, *, cwd: Path, overwrite: bool, function: str) -> Path:
@@ -101,8 +101,17 @@ def save_media(content: bytes, fields: dict[str, Any], save_to: object, *, cwd: 
     passed straight back as a file input), ``bytes`` the size written.
     """
     target = safe_target(save_to, cwd=cwd, overwrite=overwrite, function=function)
+    return finish_save(lambda: write_file(target, [content], overwrite=overwrite), target, fields, save_to,
+                       cwd=cwd, function=function)
+
+
+def finish_save(write: Callable[[], int], target: Path, fields: dict[str, Any], save_to: object, *, cwd: Path,
+                function: str) -> dict[str, Any]:
+    """Run ``write`` (which puts the file at ``target`` and returns its size) and describe the result for the
+    script: ``{path, content_type, bytes, <the other fields but the base64 body>}``. Used for answers held in
+    memory and for answers streamed to disk while they arrived."""
     try:
-        size = write_file(target, [content], overwrite=overwrite)
+        size = write()
     except FileExistsError:  # appeared between the check and the write
         raise ArgumentError(function, [f"parameter 'save_to': '{save_to}' already exists; pass overwrite = true "
                                        "to replace it"]) from None

@@ -11,20 +11,24 @@ integration.yaml, plus the optional helpers.lua beside the data.
 
 from __future__ import annotations
 
+import os
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from .errors import CallError, CpuLimitExceeded, KosmoError
 from .sandbox.values import LuaArray
 
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from .registry import LoadedIntegration
     from .run.engine import Engine
 
+
 __all__ = ["IntegrationBinder"]
 
-_LUA_DIR = Path(__file__).resolve().parent / "lua"
+_LUA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua")
 
 
 class IntegrationBinder:
@@ -55,7 +59,8 @@ class IntegrationBinder:
         helper_lib.install(sb, self.engine)
         # Helpers read their integration's hand-written settings (poll intervals...) as lib.settings(name).
         sb.register("kosmo.lib.settings", self._settings, visible=False)
-        source = (_LUA_DIR / "integrations.lua").read_text(encoding="utf-8")
+        with open(os.path.join(_LUA_DIR, "integrations.lua"), encoding="utf-8") as handle:
+            source = handle.read()
         sb.install_lua("app.integrations", source, "=kosmo/integrations.lua")
 
     # -- host functions ----------------------------------------------------------------------------------------
@@ -70,7 +75,10 @@ class IntegrationBinder:
 
         if not isinstance(name, str) or name not in discover():
             return None
-        loaded = get_loaded(name)
+        try:
+            loaded = get_loaded(name)
+        except KosmoError as exc:  # a broken integration folder: say what is wrong with it, not "internal error"
+            raise CallError(f"app.integrations.{name}: {exc}") from None
         info = loaded.info
         desc: dict[str, Any] = {
             "functions": {n: op.name for n, op in loaded.by_name.items()},
@@ -95,7 +103,7 @@ class IntegrationBinder:
         if self._config is None:
             from .config import load_config
 
-            self._config = load_config(cwd=Path(self.options.cwd))
+            self._config = load_config(cwd=self._cwd)
         return self._config
 
     # -- the call pipeline -------------------------------------------------------------------------------------
@@ -149,6 +157,8 @@ class IntegrationBinder:
     def _cwd(self) -> Path:
         cwd = self.__dict__.get("_cwd_path")
         if cwd is None:
+            from pathlib import Path  # pathlib costs start-up time: only scripts that call something import it
+
             cwd = self.__dict__["_cwd_path"] = Path(self.options.cwd)  # a Path per call cost ~5 us of each call
         return cwd
 
@@ -250,7 +260,7 @@ class IntegrationBinder:
         from .ops.response import is_json_type
         from .ops.save import safe_target
 
-        target = safe_target(save[0], cwd=Path(self.options.cwd), overwrite=save[1], function=function)
+        target = safe_target(save[0], cwd=self._cwd, overwrite=save[1], function=function)
         media = op.response.kind == "media"
         return FileSink(target, wants=lambda status, ctype: 200 <= status < 300 and status != 204
                         and not (media and is_json_type(ctype)))
@@ -271,7 +281,7 @@ class IntegrationBinder:
             return fields
         from .ops.save import save_media
 
-        return save_media(content, fields, save[0], cwd=Path(self.options.cwd), overwrite=save[1],
+        return save_media(content, fields, save[0], cwd=self._cwd, overwrite=save[1],
                           function=function)
 
     def _commit_streamed(self, op: Any, raw: Any, sink: Any, save: tuple[str, bool], function: str) -> Any:
@@ -283,7 +293,7 @@ class IntegrationBinder:
 
         # The fields (content_type, header fields) from the first bytes, as for an answer held in memory.
         _, fields = media_payload(op, replace(raw, body=sink.prefix), function=function)
-        cwd = Path(self.options.cwd)
+        cwd = self._cwd
         safe_target(save[0], cwd=cwd, overwrite=save[1], function=function)  # the folders may have changed
         return finish_save(lambda: sink.commit(overwrite=save[1]), sink.target, fields, save[0], cwd=cwd,
                            function=function)

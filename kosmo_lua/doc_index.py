@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
-
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
 if TYPE_CHECKING:
+    from typing import Any, Callable
+
     from .stdlib.docs import DocPage, DocsIndex
+
 
 __all__ = ["build_index", "LazyDocsIndex"]
 

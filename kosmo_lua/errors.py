@@ -24,7 +24,10 @@ Messages never contain secrets: code that formats a message from a request uses 
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = [
     "KosmoError",

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from kosmo_lua.errors import DocNotFound, LuaRuntimeError
-from kosmo_lua.stdlib import docs as docs_lib
+from kosmo_lua.stdlib import core
 from kosmo_lua.stdlib.docs import DocPage, DocsIndex, core_pages, parse_page
 
 # The pages this part of the engine owns; other parts may add core pages of their own (mcp.md).
@@ -281,7 +281,7 @@ def _sandbox():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def lua(index: DocsIndex):  # type: ignore[no-untyped-def]
     sandbox = _sandbox()
-    docs_lib.install(sandbox, index)
+    core.install_docs(sandbox, index)
     return sandbox
 
 
@@ -338,18 +338,12 @@ def test_pages_have_runnable_examples() -> None:
 @pytest.mark.parametrize(("page", "number", "code"), _lua_blocks(), ids=lambda v: str(v)[:20])
 def test_page_examples_run(page: str, number: int, code: str) -> None:
     runtime = pytest.importorskip("kosmo_lua.sandbox.runtime", reason="kosmo_lua.sandbox.runtime not written yet")
-    from kosmo_lua.stdlib import dump as dump_lib
-    from kosmo_lua.stdlib import jsonlib, regexlib
-
     lines: list[str] = []
     sandbox = runtime.Sandbox(output=lines.append)
-    jsonlib.install(sandbox)
-    regexlib.install(sandbox)
-    dump_lib.install(sandbox)
     index = DocsIndex()
     for p in core_pages():
         index.add(p)
-    docs_lib.install(sandbox, index)
+    core.install_all(sandbox, index)
     sandbox.execute(code, f"={page}.md block {number}")
     # "--> text" comments show the output, one comment per line, in order (a trailing "..." cuts the line short).
     shown = [m.group(1) for m in re.finditer(r"--> ?(.*)$", code, re.M)]

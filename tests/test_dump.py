@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from kosmo_lua.stdlib import dump as dump_lib
-from kosmo_lua.stdlib import jsonlib
+from kosmo_lua.stdlib import core
 
 
 class Harness:
@@ -16,8 +15,8 @@ class Harness:
                                       reason="kosmo_lua.sandbox.runtime not written yet")
         self.lines: list[str] = []
         self.sandbox = runtime.Sandbox(output=self.lines.append)
-        jsonlib.install(self.sandbox)
-        dump_lib.install(self.sandbox)
+        core.install_json(self.sandbox)
+        core.install_dump(self.sandbox)
 
     def render(self, expression: str) -> str:
         """What dump prints for one Lua expression."""

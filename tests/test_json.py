@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kosmo_lua.errors import ArgumentError, LuaRuntimeError
 from kosmo_lua.sandbox.values import JSON_NULL, LuaArray
-from kosmo_lua.stdlib import jsonlib
+from kosmo_lua.stdlib import core, jsonlib
 from kosmo_lua.stdlib.jsonlib import decode, encode
 
 
@@ -204,7 +204,7 @@ def test_round_trip(value: object) -> None:
 def lua():  # type: ignore[no-untyped-def]
     runtime = pytest.importorskip("kosmo_lua.sandbox.runtime", reason="kosmo_lua.sandbox.runtime not written yet")
     sandbox = runtime.Sandbox()
-    jsonlib.install(sandbox)
+    core.install_json(sandbox)
     return sandbox
 
 
@@ -271,7 +271,7 @@ def test_lua_decode_too_large_for_the_memory_limit_ends_cleanly() -> None:
     from kosmo_lua.errors import MemoryLimitExceeded
 
     sandbox = runtime.Sandbox(memory_limit=2 * 1024 * 1024)
-    jsonlib.install(sandbox)
+    core.install_json(sandbox)
     # A 400 KB document fits as a string, but 200,000 decoded elements do not fit in 2 MiB.
     with pytest.raises(MemoryLimitExceeded):
         sandbox.execute('local s = "[" .. string.rep("1,", 200000) .. "1]"; local t = json.decode(s); return #t')

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kosmo_lua.errors import ArgumentError, LuaRuntimeError
-from kosmo_lua.stdlib import regexlib
+from kosmo_lua.stdlib import core, regexlib
 from kosmo_lua.stdlib.regexlib import escape, find, gsub, match, match_all, spans, split, translate
 from kosmo_lua.stdlib.regexlib import test as regex_test
 
@@ -232,7 +232,7 @@ def test_too_many_arguments() -> None:
 def lua():  # type: ignore[no-untyped-def]
     runtime = pytest.importorskip("kosmo_lua.sandbox.runtime", reason="kosmo_lua.sandbox.runtime not written yet")
     sandbox = runtime.Sandbox()
-    regexlib.install(sandbox)
+    core.install_regex(sandbox)
     return sandbox
 
 

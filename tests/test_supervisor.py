@@ -46,7 +46,7 @@ def handler(payload: dict, emit: Callable[[dict], None]) -> dict:
         os._exit(3)
     if op == "raise":
         raise ValueError("bad value")
-    if op == "not_json":
+    if op == "not_plain":
         return {"value": object()}
     if op == "not_dict":
         return ["a list"]  # type: ignore[return-value]
@@ -142,8 +142,8 @@ def test_handler_exception_becomes_internal_error(session: WorkerSession) -> Non
 
 
 def test_unserialisable_and_wrong_results(session: WorkerSession) -> None:
-    bad = session.request({"op": "not_json"}, timeout=SLACK).result
-    assert bad is not None and bad["internal_error"].startswith("TypeError: ")
+    bad = session.request({"op": "not_plain"}, timeout=SLACK).result
+    assert bad == {"internal_error": "ValueError: unmarshallable object"}
     wrong = session.request({"op": "not_dict"}, timeout=SLACK).result
     assert wrong == {"internal_error": "TypeError: the handler returned list, expected dict"}
 
@@ -228,7 +228,7 @@ def test_bad_arguments(session: WorkerSession) -> None:
         session.request([], timeout=1)  # type: ignore[arg-type]
     session.request({}, timeout=SLACK)
     pid = session.pid
-    with pytest.raises(UsageError, match="payload: not JSON-serialisable"):
+    with pytest.raises(UsageError, match="payload: not plain data"):
         session.request({"x": object()}, timeout=1)
     assert session.pid == pid  # a caller's mistake does not cost the worker its state
 
@@ -269,6 +269,11 @@ _SCRIPT = textwrap.dedent("""
         if payload.get("hang"):
             emit({{"pid": os.getpid()}})
             time.sleep(600)
+        if payload.get("lua"):
+            import lupa.lua54
+            emit({{"pid": os.getpid()}})
+            # A Lua pattern that backtracks for minutes inside one C call: no hook, no Python code runs.
+            lupa.lua54.LuaRuntime().execute('return string.find(("a"):rep(800), ".-.-.-b")')
         return {{"pid": os.getpid()}}
 
     def die_soon(event):
@@ -279,6 +284,8 @@ _SCRIPT = textwrap.dedent("""
     session = WorkerSession(handler)
     if sys.argv[1] == "die_busy":  # the parent dies while the child is inside the handler
         session.request({{"hang": True}}, timeout=60, on_event=die_soon)
+    if sys.argv[1] == "die_in_lua":  # ... while the child is inside a long C call of the Lua engine
+        session.request({{"lua": True}}, timeout=60, on_event=die_soon)
     print(os.getpid(), session.request({{}}, timeout=5).result["pid"], flush=True)
     if sys.argv[1] == "die":
         os.kill(os.getpid(), 9)  # the parent dies without closing anything
@@ -302,9 +309,10 @@ def test_child_never_runs_parent_atexit_handlers(tmp_path: Path) -> None:
     assert marker.read_text().splitlines() == [f"atexit {parent}"]  # only the parent's own exit ran it
 
 
-@pytest.mark.parametrize("mode", ["die", "die_busy"])
+@pytest.mark.parametrize("mode", ["die", "die_busy", "die_in_lua"])
 def test_child_does_not_outlive_parent(tmp_path: Path, mode: str) -> None:
-    # "die": the idle child sees end-of-file; "die_busy": the child is inside the handler (parent-death signal).
+    # "die": the idle child sees end-of-file; "die_busy"/"die_in_lua": the child is inside the handler, sleeping or
+    # deep in a Lua pattern, and its watchdog thread sees the request pipe hang up.
     script, _ = _script(tmp_path)
     with _subreaper():  # orphans come to us, so we can reap them instead of leaving zombies behind
         proc = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, timeout=30)

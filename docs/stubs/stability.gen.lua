@@ -222,6 +222,8 @@ local stability = {}
 ---
 ---Like generate_core with Stability's best model. With `image`, also give `strength` to say how much of the input to keep. Returns the image as a media table.
 ---
+---When `image` is given: `strength` is required.
+---
 ---`POST /v2beta/stable-image/generate/ultra` (write). Docs: `docs.read("stability.generate_ultra")`.
 ---Also answers as `generate_ultra_image`.
 ---
@@ -237,6 +239,8 @@ function stability.generate_ultra(args) end
 ---Generate a high-quality image with Stable Image Ultra, optionally guided by an image.
 ---
 ---Like generate_core with Stability's best model. With `image`, also give `strength` to say how much of the input to keep. Returns the image as a media table.
+---
+---When `image` is given: `strength` is required.
 ---
 ---`POST /v2beta/stable-image/generate/ultra` (write). Docs: `docs.read("stability.generate_ultra")`.
 ---Another name for `generate_ultra`.
@@ -294,6 +298,10 @@ function stability.generate_core_image(args) end
 ---
 ---`model` picks the variant (large, large-turbo, medium). For image-to-image set `mode = "image-to-image"` and give `image` and `strength`. Returns the image as a media table.
 ---
+---When `mode` is `"image-to-image"`: `image` and `strength` are required; `aspect_ratio` is not accepted.
+---
+---When `mode` is `"text-to-image"` (the default, so also when `mode` is not given): `image` and `strength` are not accepted.
+---
 ---`POST /v2beta/stable-image/generate/sd3` (write). Docs: `docs.read("stability.generate_sd3")`.
 ---Also answers as `generate_sd3_image`.
 ---
@@ -309,6 +317,10 @@ function stability.generate_sd3(args) end
 ---Generate an image with a Stable Diffusion 3.5 model, from text or from an image.
 ---
 ---`model` picks the variant (large, large-turbo, medium). For image-to-image set `mode = "image-to-image"` and give `image` and `strength`. Returns the image as a media table.
+---
+---When `mode` is `"image-to-image"`: `image` and `strength` are required; `aspect_ratio` is not accepted.
+---
+---When `mode` is `"text-to-image"` (the default, so also when `mode` is not given): `image` and `strength` are not accepted.
 ---
 ---`POST /v2beta/stable-image/generate/sd3` (write). Docs: `docs.read("stability.generate_sd3")`.
 ---Another name for `generate_sd3`.

@@ -20,9 +20,10 @@ with its own credits, organizations and jobs: a job id from another key answers 
 
 Requests: every POST must be multipart/form-data (anything else: 400), at most ``max_request_bytes`` (else 413).
 Form fields are checked like the API does (required fields, numbers, enums, ranges, the conditional rules: Ultra's
-``strength`` with ``image``; SD3's ``image``+``strength`` in image-to-image mode) and every problem is listed in
-one 400. Images must be real PNG, JPEG or WEBP files within the endpoint's documented size limits (image-to-video
-takes exactly 1024x576, 576x1024 or 768x768, PNG or JPEG). Unknown fields are ignored, as are empty file parts
+``strength`` with ``image``; SD3's ``image``+``strength`` only and always in image-to-image mode, ``aspect_ratio``
+only in text-to-image mode, the default) and every problem is listed in one 400. Images must be real PNG, JPEG or
+WEBP files within the endpoint's documented size limits (image-to-video takes exactly 1024x576, 576x1024 or
+768x768, PNG or JPEG). Unknown fields are ignored, as are empty file parts
 (the official samples add a dummy ``none`` file to force multipart).
 
 Answers: ``Accept: image/*`` (or ``*/*``, or none) gives the raw file with ``finish-reason`` and ``seed`` headers;
@@ -637,11 +638,15 @@ def _conditional_problems(endpoint: Endpoint, form: Form) -> list[str]:
     if endpoint.path.endswith("/ultra") and "image" in form.files and "strength" not in form.text:
         problems.append("strength: is required when an image is sent")
     if endpoint.path.endswith("/sd3"):
-        if form.text.get("mode") == "image-to-image":
-            problems += [f"{n}: is required in image-to-image mode" for n in ("image", "strength")
-                         if n not in form.files and n not in form.text]
-        elif "image" in form.files:
-            problems.append("image: is only accepted with mode image-to-image")
+        sent = set(form.files) | set(form.text)
+        mode = form.text.get("mode") or "text-to-image"
+        if mode == "image-to-image":
+            problems += [f"{n}: is required in image-to-image mode" for n in ("image", "strength") if n not in sent]
+            if "aspect_ratio" in sent:
+                problems.append("aspect_ratio: is only accepted with mode text-to-image")
+        elif mode == "text-to-image":
+            problems += [f"{n}: is only accepted with mode image-to-image" for n in ("image", "strength")
+                         if n in sent]
     return problems
 
 

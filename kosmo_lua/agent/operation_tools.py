@@ -159,7 +159,12 @@ def _description(integration: str, op: "Operation") -> str:
     access = "Reads only." if op.access == "read" else \
         "Changes data: refused unless the user allows writes to this integration."
     returns = _RETURNS.get(op.response.kind, "")
-    return (f"{text} ({op.method} {op.path}; the Lua function app.integrations.{integration}.{op.name}.) "
+    rules = ""
+    if op.rules:
+        from ..ops.rules import describe_rule
+
+        rules = " " + " ".join(describe_rule(op, rule, code=False) for rule in op.rules)
+    return (f"{text} ({op.method} {op.path}; the Lua function app.integrations.{integration}.{op.name}.){rules} "
             f"{access} {returns}").strip()
 
 

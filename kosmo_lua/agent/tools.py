@@ -55,11 +55,10 @@ class AgentTools:
                  ) -> None:
         from ..run.runner import RunOptions
 
-        base = RunOptions()
         # Agent runs never bypass permission policies: force is fixed here, not a parameter.
         self.options: RunOptions = RunOptions(
-            force=False, agent=True, surface=surface, offline=base.offline if offline is None else offline,
-            cwd=str(cwd) if cwd is not None else base.cwd).validated()
+            force=False, agent=True, surface=surface, offline=offline,
+            cwd=str(cwd) if cwd is not None else None).validated()
         self.session = session
         self.operations = operations and surface == "integrations"
         self.max_memory_limit = max_memory_limit

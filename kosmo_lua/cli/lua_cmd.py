@@ -1,16 +1,23 @@
-"""`kosmo integrations:lua` (and `kosmo mcp:lua`): run Lua from --eval, a file, stdin, or a REPL."""
+"""`kosmo integrations:lua` (and `kosmo mcp:lua`): run Lua from --eval, a file, stdin, or a REPL.
+
+This is the command shell scripts call in loops, so its start-up is kept short: the options are data
+(``kosmo_lua.cli.options``) scanned without argparse when the line is plain, and json, argparse, the REPL's modules
+and the Lua engine (in the worker) are imported only when needed.
+"""
 
 from __future__ import annotations
 
-import argparse
-import io
-import json
 import sys
-from pathlib import Path
-from typing import Any, TextIO
 
-from ..run.envelope import Envelope
 from ..run.runner import DEFAULT_CPU_LIMIT, DEFAULT_MEMORY_LIMIT, RunOptions
+from .options import Option, Positional, add_to_parser, scan, type_error
+
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any, TextIO
+
+    from ..run.envelope import Envelope
 
 DESCRIPTION = """\
 Run Lua 5.4 in a sandbox with app.integrations.<name>[.<account>].<function>({...}), docs, json, regex, dump
@@ -40,56 +47,79 @@ def _size(text: str) -> int:
             return int(t[: -len(suffix)]) * units[suffix]
     if t.isdigit():
         return int(t)
-    raise argparse.ArgumentTypeError(f"expected a number of bytes (e.g. 33554432 or 32MiB), got {text!r}")
+    raise type_error(f"expected a number of bytes (e.g. 33554432 or 32MiB), got {text!r}")
 
 
 def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        raise type_error(f"expected a number of seconds, got {text!r}") from None
     if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(f"expected seconds in (0, 86400], got {text!r}")
+        raise type_error(f"expected seconds in (0, 86400], got {text!r}")
     return value
 
 
+POSITIONALS = (Positional("file", metavar="FILE", help="a Lua file to run ('-' for standard input)"),)
+OPTIONS = (
+    Option("-e", "--eval", dest="code", takes_value=True, metavar="CODE", help="Lua code to run"),
+    Option("--json", dest="json", help="print one JSON result object instead of text"),
+    Option("--force", dest="force",
+           help="bypass the ask/deny permission policies (nothing else: not credentials, validation, limits)"),
+    Option("--memory-limit", dest="memory_limit", takes_value=True, convert=_size, default=DEFAULT_MEMORY_LIMIT,
+           metavar="BYTES", help="Lua memory limit (default 32 MiB; suffixes KiB/MiB/GiB accepted)"),
+    Option("--cpu-limit", dest="cpu_limit", takes_value=True, convert=_seconds, default=DEFAULT_CPU_LIMIT,
+           metavar="SECONDS", help="time limit per chunk, including time spent waiting on calls (default 30)"),
+    Option("--repl", dest="repl", help="interactive read-eval-print loop; state is kept between lines"),
+    Option("--offline", dest="offline", const="always", choices=("always", "auto", "never"),
+           help="send integration calls to the built-in emulators: always (the default when the flag is given), "
+                "or auto: only for accounts without credentials (also KOSMO_OFFLINE=1|auto)"),
+)
+
+
 def build_parser(prog: str, *, surface: str = "integrations") -> argparse.ArgumentParser:
+    import argparse
+
     p = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", nargs="?", metavar="FILE", help="a Lua file to run ('-' for standard input)")
-    p.add_argument("-e", "--eval", dest="code", metavar="CODE", help="Lua code to run")
-    p.add_argument("--json", action="store_true", help="print one JSON result object instead of text")
-    p.add_argument("--force", action="store_true",
-                   help="bypass the ask/deny permission policies (nothing else: not credentials, validation, limits)")
-    p.add_argument("--memory-limit", type=_size, default=DEFAULT_MEMORY_LIMIT, metavar="BYTES",
-                   help="Lua memory limit (default 32 MiB; suffixes KiB/MiB/GiB accepted)")
-    p.add_argument("--cpu-limit", type=_seconds, default=DEFAULT_CPU_LIMIT, metavar="SECONDS",
-                   help="time limit per chunk, including time spent waiting on calls (default 30)")
-    p.add_argument("--repl", action="store_true", help="interactive read-eval-print loop; state is kept between lines")
-    p.add_argument("--offline", nargs="?", const="always", default=None, choices=("always", "auto", "never"),
-                   help="send integration calls to the built-in emulators: always (the default when the flag is "
-                        "given), or auto: only for accounts without credentials (also KOSMO_OFFLINE=1|auto)")
+    add_to_parser(p, POSITIONALS, OPTIONS)
     p.set_defaults(surface=surface)
     return p
+
+
+def parse_fast(argv: list[str], *, surface: str = "integrations") -> argparse.Namespace | None:
+    """The namespace ``build_parser`` would give for a plain command line, without importing argparse; None when
+    argparse must parse it (help, errors, unusual forms)."""
+    values = scan(argv, POSITIONALS, OPTIONS, {"surface": surface})
+    if values is None:
+        return None
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**values)  # type: ignore[return-value]  # the same attributes as argparse.Namespace
 
 
 def _options(ns: argparse.Namespace, *, interactive: bool) -> RunOptions:
     from ..run.runner import parse_offline
 
-    base = RunOptions()
     return RunOptions(memory_limit=ns.memory_limit, cpu_limit=ns.cpu_limit, force=ns.force,
-                      offline=base.offline if ns.offline is None else parse_offline(ns.offline), surface=ns.surface,
+                      offline=None if ns.offline is None else parse_offline(ns.offline), surface=ns.surface,
                       progress=interactive and not ns.json)
 
 
 def _render_value(value: Any) -> str:
     if isinstance(value, str):
         return value
+    import json
+
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
 def _usage_failure(ns: argparse.Namespace, message: str) -> int:
     if ns.json:
+        import json
+
+        from ..run.envelope import Envelope
+
         env = Envelope(success=False, error=message)
         sys.stdout.write(json.dumps(env.to_dict(), ensure_ascii=False) + "\n")
     sys.stderr.write(f"kosmo: {message}\n")
@@ -103,9 +133,9 @@ def _read_code(ns: argparse.Namespace) -> tuple[str, str] | str:
             return "give either --eval CODE or FILE, not both"
         return ns.code, "=(eval)"
     if ns.file and ns.file != "-":
-        path = Path(ns.file)
         try:
-            return _lua_text(path.read_bytes()), "@" + ns.file
+            with open(ns.file, "rb") as handle:
+                return _lua_text(handle.read()), "@" + ns.file
         except FileNotFoundError:
             return f"no such file: {ns.file}"
         except IsADirectoryError:
@@ -149,13 +179,24 @@ def run(ns: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     with runner:
-        envelope = runner.run(code, chunkname, on_output=None if ns.json else live)
+        # json (with the re and enum it imports) costs ~9 ms: load it while the worker runs the chunk.
+        envelope = runner.run(code, chunkname, on_output=None if ns.json else live,
+                              meanwhile=_load_json if ns.json else None)
     return print_envelope(envelope, as_json=ns.json)
+
+
+def _load_json() -> None:
+    """Import json for print_envelope ahead of time."""
+    import importlib
+
+    importlib.import_module("json")
 
 
 def print_envelope(envelope: Envelope, *, as_json: bool) -> int:
     """The end of a run: one JSON object, or the return values then the error on stderr. Returns the exit code."""
     if as_json:
+        import json
+
         sys.stdout.write(json.dumps(envelope.to_dict(), ensure_ascii=False) + "\n")
     else:
         for value in envelope.result:
@@ -180,6 +221,8 @@ next line. Everything a script can use is here: app.integrations, docs, json, re
 
 def _repl(ns: argparse.Namespace, stdin: TextIO | None = None) -> int:
     from ..run.runner import ScriptRunner
+
+    import io
 
     stdin = stdin or sys.stdin
     if isinstance(stdin, io.TextIOWrapper):

@@ -1,14 +1,19 @@
 """The `kosmo` command: a dispatcher that imports only the subcommand it runs.
 
 Start-up time matters (shell scripts and cron call `kosmo` often), so this module imports nothing heavy: each
-subcommand lives in its own module exposing ``build_parser(prog) -> ArgumentParser`` and ``run(ns) -> int``.
+subcommand lives in its own module exposing ``build_parser(prog) -> ArgumentParser`` and ``run(ns) -> int``, and
+optionally ``parse_fast(argv) -> Namespace | None``, which parses a plain command line without importing argparse
+(None: let argparse do it).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 #: command -> (module, one-line description). The order is the order of `kosmo --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -74,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         _fail(f"unknown command '{name}'.{hint} Run `kosmo --help` for the list.")
     module = importlib.import_module(COMMANDS[name][0])
-    parser = module.build_parser(f"kosmo {name}")
-    ns = parser.parse_args(rest)
+    parse_fast = getattr(module, "parse_fast", None)
+    ns = parse_fast(rest) if parse_fast is not None else None
+    if ns is None:
+        ns = module.build_parser(f"kosmo {name}").parse_args(rest)
     from kosmo_lua.errors import KosmoError, UsageError
 
     try:

@@ -23,17 +23,20 @@ from __future__ import annotations
 import atexit
 import math
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ..errors import ArgumentError, CallError, KosmoError
 from ..sandbox.values import LuaArray, lua_type_name
 from . import convert  # light: plain-data shaping only
 
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import Any
+
     from .config import ServerConfig
     from .connection import McpHub, ServerConnection
+
 
 __all__ = ["McpBinding", "install"]
 
@@ -62,7 +65,7 @@ class McpBinding:
             try:
                 from .config import load_servers
 
-                self._servers = load_servers(cwd=Path(self.options.cwd))
+                self._servers = load_servers(cwd=self._cwd())
             except KosmoError as exc:
                 self._config_error = str(exc)
         if self._config_error is not None:
@@ -76,12 +79,17 @@ class McpBinding:
         except CallError:
             return []
 
+    def _cwd(self) -> Path:
+        from pathlib import Path  # pathlib costs start-up time: only scripts that use MCP import it
+
+        return Path(self.options.cwd)
+
     @property
     def hub(self) -> "McpHub":
         if self._hub is None:
             from .connection import McpHub
 
-            self._hub = McpHub(self.servers(), cwd=Path(self.options.cwd))
+            self._hub = McpHub(self.servers(), cwd=self._cwd())
         return self._hub
 
     def deadline(self) -> float | None:

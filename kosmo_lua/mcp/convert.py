@@ -6,9 +6,12 @@ content (images, audio, blobs) stays base64 text, as MCP sends it, so it can go 
 
 from __future__ import annotations
 
-from typing import Any
 
 from ..sandbox.values import LuaArray
+
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["tool_access", "tool_info", "tool_result", "content_text", "resource_info", "read_result",
            "prompt_info", "prompt_result", "plain"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .rules import describe_rule
 from .table import Body, BodyField, Operation, Param
 from .validate import ENGINE_ARGUMENTS, engine_argument_names
 
@@ -134,6 +135,9 @@ def operation_page_body(integration: str, op: Operation) -> str:
         lines += ["", "## Parameters", "", "None: call it with `{}`."]
     if op.body is not None:
         lines += _body_section(op.body)
+    if op.rules:
+        lines += ["", "Rules between the arguments, checked before anything is sent:", ""]
+        lines += [f"- {describe_rule(op, rule)}" for rule in op.rules]
     engine_args = engine_argument_names(op.response)
     if engine_args:
         lines += ["", "## Result options", "", "Arguments the engine handles itself; they are never sent to the API.",

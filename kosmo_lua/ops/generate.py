@@ -24,6 +24,7 @@ naming the operation and what is wrong.
         access, auth, headers, extra, drop_params, body_required, body_content_type, body_description,
         params: {name: text}, fields: {name: text},          # per-operation descriptions
         response: {header_fields, json_fields, description}
+        rules: [{when: {arg: condition}, require: [arg, ...], forbid: [arg, ...]}, ...]   # kosmo_lua.ops.rules
         skip: true                                             # leave the operation out of the table
 """
 
@@ -39,6 +40,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .naming import is_lua_identifier, lua_param_name, snake_case, title_alias
+from .rules import Rule, normalise_rule, rule_from_data
 from .table import Body, BodyField, Operation, OperationTable, Param, Response, table_to_data
 from .validate import engine_argument_names
 
@@ -69,7 +71,7 @@ _NAMES_TOP_KEYS = frozenset({"integration", "title", "spec_text", "title_aliases
 _NAMES_OP_KEYS = frozenset({
     "name", "aliases", "title_alias", "family", "summary", "description", "example", "access", "auth", "headers",
     "extra", "drop_params", "body_required", "body_content_type", "body_description", "params", "fields",
-    "response", "skip",
+    "response", "rules", "skip",
 })
 _NAMES_RESPONSE_KEYS = frozenset({"header_fields", "json_fields", "description"})
 #: Schema keys that are prose or samples, left out of stored schemas when the spec's text must not be copied.
@@ -614,9 +616,22 @@ def _operation(spec: dict[str, Any], refs: _Refs, names: _Names, integration: st
         extra=dict(entry.get("extra") or {}),
     )
     _check_argument_names(op, where)
+    if entry.get("rules"):
+        op = replace(op, rules=_rules(op, entry["rules"], f"names.yaml: operation {op_id!r}"))
     if entry.get("title_alias") is False or not names.title_aliases or derived == name:
         derived = ""
     return op, derived
+
+
+def _rules(op: Operation, data: Any, where: str) -> tuple[Rule, ...]:
+    """names.yaml's rules for ``op``, checked against its arguments and stored with Lua names."""
+    if not isinstance(data, list):
+        raise ConfigError(f"{where}: rules must be a list of rules")
+    out = []
+    for i, raw in enumerate(data, start=1):
+        at = f"{where}: rule {i}"
+        out.append(normalise_rule(op, rule_from_data(raw, at), at))
+    return tuple(out)
 
 
 def _check_argument_names(op: Operation, where: str) -> None:

@@ -11,9 +11,14 @@ cases the vocabulary cannot say (nested objects), and for agent tool schemas.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+
+from .rules import Rule, check_rules, rule_from_data
 
 __all__ = [
     "FieldType",
@@ -140,6 +145,8 @@ class Operation:
     example: str = ""
     #: Integration-specific flags the engine passes through untouched (e.g. {"async": True}).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Rules between arguments (``kosmo_lua.ops.rules``): "strength is required when image is given".
+    rules: tuple[Rule, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -188,7 +195,7 @@ def _field(d: dict[str, Any]) -> BodyField:
     return BodyField(**d)
 
 
-def _operation(d: dict[str, Any]) -> Operation:
+def _operation(d: dict[str, Any], integration: str = "") -> Operation:
     d = dict(d)
     d["aliases"] = _tuple(d.get("aliases"))
     d["params"] = tuple(_param(p) for p in d.get("params") or ())
@@ -201,7 +208,10 @@ def _operation(d: dict[str, Any]) -> Operation:
     resp["statuses"] = _tuple(resp.get("statuses")) or (200,)
     resp["accept"] = _tuple(resp.get("accept"))
     d["response"] = Response(**resp)
-    return Operation(**d)
+    where = f"operations table of '{integration}': operation '{d.get('name')}'"
+    d["rules"] = tuple(rule_from_data(r, f"{where}: rule {i}") for i, r in enumerate(d.get("rules") or (), start=1))
+    op = Operation(**d)
+    return replace(op, rules=check_rules(op, where)) if op.rules else op
 
 
 def table_from_data(data: dict[str, Any]) -> OperationTable:
@@ -209,7 +219,7 @@ def table_from_data(data: dict[str, Any]) -> OperationTable:
         integration=data["integration"],
         title=data.get("title", ""),
         source=dict(data.get("source") or {}),
-        operations=tuple(_operation(o) for o in data["operations"]),
+        operations=tuple(_operation(o, data["integration"]) for o in data["operations"]),
     )
 
 
@@ -243,15 +253,127 @@ def table_to_data(table: OperationTable) -> dict[str, Any]:
     }
 
 
-def load_table(path: Path) -> OperationTable:
-    """Read an ``operations.yaml`` (or ``.json``). PyYAML is imported here, only when a table is needed."""
+# -- loading, with a cache of parsed YAML ------------------------------------------------------------------------------
+#
+# PyYAML, even with its C loader, parses a large operations.yaml slowly (~0.9 s for 5,000 operations, 2 MB: 90 % of
+# a first use of such an integration), while the same data loads ~25x faster as JSON. So a caller may name a cache
+# folder (the registry uses $KOSMO_HOME/cache/tables; never the folder of the YAML, which may be a read-only
+# site-packages) where the parsed data is kept as JSON. JSON, not pickle or marshal: an entry can only ever decode to
+# plain data, never to code, and a damaged one fails to decode instead of crashing the interpreter. An entry is valid
+# for one SHA-256 of the YAML text rather than for a size + mtime: reproducible wheels give every version of a file
+# the same mtime, and hashing 2 MB takes ~2 ms. Any trouble with the cache (unreadable, corrupt, unwritable folder)
+# only means parsing the YAML as before; nothing is reported.
+
+_CACHE_FORMAT = 1  # bump when the entry's layout changes, so that older entries read as misses
+
+
+def load_table(path: Path, cache_dir: Path | None = None) -> OperationTable:
+    """Read an ``operations.yaml`` (or ``.json``). PyYAML is imported here, only when a table is needed.
+
+    With ``cache_dir``, a YAML table's parsed data is kept there as JSON and reused while the YAML text is unchanged.
+    """
+    with _gc_paused():
+        return _load_table(path, cache_dir)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a table is decoded and built: the many new containers (none in a
+    cycle) set off collections that walk them again and again, ~40 % of loading a 5,000-operation table."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _load_table(path: Path, cache_dir: Path | None) -> OperationTable:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
         import json
 
-        data = json.loads(text)
-    else:
-        import yaml
+        return table_from_data(json.loads(text))
+    if cache_dir is None:
+        return table_from_data(_parse_yaml(text))
+    entry, digest = _cache_file(cache_dir, path), _digest(text)
+    cached = _read_cache(entry, digest)
+    if cached is not None:
+        try:
+            return table_from_data(cached)
+        except Exception:  # noqa: BLE001 - a damaged entry; if the YAML itself is bad, building it raises below
+            pass
+    data = _parse_yaml(text)
+    table = table_from_data(data)  # built before the entry is written, so data that does not build is never cached
+    _write_cache(entry, digest, data)
+    return table
 
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return table_from_data(data)
+
+def _parse_yaml(text: str) -> Any:
+    """The one place a table's YAML is parsed (the cache tests count the calls)."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _cache_file(cache_dir: Path, path: Path) -> Path:
+    """One entry per source file (a changed file overwrites its entry instead of adding one), named for people by
+    the integration's folder."""
+    import hashlib
+
+    where = hashlib.sha256(str(path.absolute()).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    return cache_dir / f"{path.parent.name}-{where}.json"
+
+
+def _read_cache(entry: Path, digest: str) -> dict[str, Any] | None:
+    """The cached data when ``entry`` holds it for the text with this digest, else None (missing, stale, damaged)."""
+    import json
+
+    try:
+        stored = json.loads(entry.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # ValueError covers bad UTF-8 and bad JSON
+        return None
+    if not isinstance(stored, dict) or stored.get("format") != _CACHE_FORMAT or stored.get("sha256") != digest:
+        return None
+    data = stored.get("data")
+    return data if isinstance(data, dict) else None
+
+
+def _write_cache(entry: Path, digest: str, data: Any) -> None:
+    """Store ``data`` atomically (a temporary file moved into place, so a reader never sees half an entry), unless
+    JSON cannot hold it exactly or the folder is not writable."""
+    import json
+    import os
+    import tempfile
+
+    try:
+        text = json.dumps({"format": _CACHE_FORMAT, "sha256": digest, "data": data},
+                          ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        # YAML can say what JSON cannot (dates, bytes, non-string keys; json.dumps turns 1: into "1": silently):
+        # such data is not cached, so a cached table is always exactly the parsed one.
+        if json.loads(text)["data"] != data:
+            return
+    except (TypeError, ValueError, RecursionError):
+        return
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.name}.", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, entry)  # no fsync: an entry lost or torn by a crash is only a miss
+    except (OSError, ValueError):  # ValueError: a lone surrogate that UTF-8 cannot encode
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass

@@ -13,6 +13,9 @@ How arguments map (the same rule docs describe to scripts):
   top-level body field; never both;
 * a few engine-level names (``ENGINE_ARGUMENTS``) that are consumed by the engine and never sent as they are.
 
+Rules between arguments that no single schema can say (``Operation.rules``: "strength is required when image is
+given") are checked with everything else, see ``kosmo_lua.ops.rules``.
+
 Fields a schema does not declare can only be given inside ``body = {...}`` (and only when the schema allows extra
 fields), so a misspelt loose argument is always reported instead of being sent.
 """
@@ -28,6 +31,7 @@ from typing import Any
 from ..errors import ArgumentError
 from ..sandbox.values import JSON_NULL, JsonNull, LuaArray, lua_type_name
 from .naming import close_matches
+from .rules import rule_problems
 from .table import Body, BodyField, Operation, Param, Response
 
 __all__ = [
@@ -400,6 +404,8 @@ def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
         slot[p.name] = value
 
     body_value = _validate_body(body, wrapper, loose, problems) if body is not None else None
+    if op.rules:
+        problems += rule_problems(op, _given_by_name(op, given_params, wrapper, loose))
     for key, value in engine_given.items():
         checked = _check_engine(op.response, key, value, problems)
         if checked is not _MISSING:
@@ -409,6 +415,18 @@ def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
     if problems:
         raise ArgumentError(function, problems)
     return NormalisedArgs(path=out.path, query=out.query, headers=out.headers, body=body_value, engine=out.engine)
+
+
+def _given_by_name(op: Operation, given_params: dict[str, tuple[str, Any]], wrapper: Any,
+                   loose: dict[str, Any]) -> dict[str, Any]:
+    """What the caller gave, by Lua name (parameters) and field name (body fields), for the operation's rules."""
+    given = {p.lua_name: given_params[p.name][1] for p in op.params if p.name in given_params}
+    fields = wrapper if isinstance(wrapper, dict) else loose
+    if op.body is not None and op.body.encoding != "text":
+        for f in op.body.fields:
+            if fields.get(f.name) is not None and f.name not in given:
+                given[f.name] = fields[f.name]
+    return given
 
 
 def _path_value_ok(value: Any, p: Param, problems: list[str]) -> bool:

@@ -7,14 +7,20 @@ integration-call records), so output printed before a hard kill is not lost.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
 
 from ..errors import CallError, LimitExceeded, LuaRuntimeError, ScriptError
 from ..sandbox.values import JsonNull
 
-__all__ = ["Engine", "json_safe"]
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
-Emit = Callable[[dict], None]
+    from .io_pool import IoPool
+
+    Emit = Callable[[dict], None]
+
+__all__ = ["Engine", "json_safe"]
 
 
 def json_safe(value: Any) -> Any:
@@ -67,11 +73,18 @@ class Engine:
         self.permission_bypassed = False
         self.sandbox = Sandbox(memory_limit=options.memory_limit, cpu_limit=options.cpu_limit,
                                output=self._output)
-        from .io_pool import IoPool
-
-        # Where `parallel` tasks wait: HTTP exchanges on threads, timers; bounded by the running chunk's deadline.
-        self.io = IoPool(lambda: self.sandbox.deadline, lambda: self.sandbox.cpu_limit)
+        self._io: IoPool | None = None
         self._install()
+
+    @property
+    def io(self) -> IoPool:
+        """Where `parallel` tasks wait: HTTP exchanges on threads, timers; bounded by the running chunk's deadline.
+        Made on first use (it needs threading, which a script that never waits does not)."""
+        if self._io is None:
+            from .io_pool import IoPool
+
+            self._io = IoPool(lambda: self.sandbox.deadline, lambda: self.sandbox.cpu_limit)
+        return self._io
 
     # -- set-up ------------------------------------------------------------------------------------------------
 
@@ -79,15 +92,12 @@ class Engine:
         self.emit({"type": "output", "line": line})
 
     def _install(self) -> None:
-        from ..stdlib import docs as docs_lib
-        from ..stdlib import dump as dump_lib
-        from ..stdlib import jsonlib, regexlib
-
         from ..doc_index import LazyDocsIndex, build_index
+        from ..stdlib import core
 
-        jsonlib.install(self.sandbox)
-        regexlib.install(self.sandbox)
-        dump_lib.install(self.sandbox)
+        core.install_json(self.sandbox)
+        core.install_regex(self.sandbox)
+        core.install_dump(self.sandbox)
         self._install_parallel_io()
         with_integrations = self.options.surface == "integrations"
         if with_integrations:
@@ -96,7 +106,7 @@ class Engine:
             self.binder = IntegrationBinder(self)
             self.binder.install()
         self.docs = LazyDocsIndex(lambda: build_index(integrations=with_integrations))
-        docs_lib.install(self.sandbox, self.docs)
+        core.install_docs(self.sandbox, self.docs)
         from ..mcp.bind import install as install_mcp
 
         install_mcp(self)  # app.mcp + mcp.* on both surfaces; adds each configured server's docs pages
@@ -112,12 +122,14 @@ class Engine:
         sb.register("kosmo.io.wait", lambda tickets: LuaArray(self.io.wait(tickets or ())), visible=False)
 
     def _install_parallel(self) -> None:
-        from pathlib import Path
+        import os
 
         sb = self.sandbox
         # sleep inside a parallel task becomes a timer of the I/O pool instead of blocking every task.
         sb.install_lua("sleep", 'return kosmo.overlap(host["sleep"], host["kosmo.io.sleep"])', "=kosmo/sleep.lua")
-        source = (Path(__file__).resolve().parents[1] / "lua" / "parallel.lua").read_text(encoding="utf-8")
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        with open(os.path.join(package, "lua", "parallel.lua"), encoding="utf-8") as handle:
+            source = handle.read()
         sb.install_lua("parallel", source, "=kosmo/parallel.lua")
 
     def record_call(self, record: dict[str, Any]) -> None:
@@ -144,7 +156,8 @@ class Engine:
                 try:
                     result = sandbox.execute(code, chunkname)
                 finally:
-                    self.io.abandon_all()  # requests a killed `parallel` left in flight: recorded as unfinished
+                    if self._io is not None:
+                        self._io.abandon_all()  # requests a killed `parallel` left in flight: recorded unfinished
         except LimitExceeded as exc:
             error = str(exc)
         except LuaRuntimeError as exc:

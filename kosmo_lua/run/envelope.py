@@ -20,8 +20,9 @@ that its earlier state was lost to a hard limit).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Envelope", "ENVELOPE_KEYS"]
 
@@ -29,18 +30,28 @@ ENVELOPE_KEYS = ("success", "output", "error", "result", "execution_time_ms", "m
                  "meta")
 
 
-@dataclass
 class Envelope:
-    success: bool
-    output_lines: list[str] = field(default_factory=list)
-    error: str | None = None
-    result: list[Any] = field(default_factory=list)
-    execution_time_ms: float = 0.0
-    memory_usage: int = 0
-    integration_calls: list[dict[str, Any]] = field(default_factory=list)
-    permission_bypassed: bool = False
-    meta: dict[str, Any] = field(default_factory=dict)
+    """Filled in as a run goes (a plain class: dataclasses cost start-up time, see RunOptions)."""
 
+    __slots__ = ("success", "output_lines", "error", "result", "execution_time_ms", "memory_usage",
+                 "integration_calls", "permission_bypassed", "meta")
+
+    def __init__(self, success: bool, output_lines: list[str] | None = None, error: str | None = None,
+                 result: list[Any] | None = None, execution_time_ms: float = 0.0, memory_usage: int = 0,
+                 integration_calls: list[dict[str, Any]] | None = None, permission_bypassed: bool = False,
+                 meta: dict[str, Any] | None = None) -> None:
+        self.success = success
+        self.output_lines: list[str] = output_lines if output_lines is not None else []
+        self.error = error
+        self.result: list[Any] = result if result is not None else []
+        self.execution_time_ms = execution_time_ms
+        self.memory_usage = memory_usage
+        self.integration_calls: list[dict[str, Any]] = integration_calls if integration_calls is not None else []
+        self.permission_bypassed = permission_bypassed
+        self.meta: dict[str, Any] = meta if meta is not None else {}
+
+    def __repr__(self) -> str:
+        return f"Envelope({self.to_dict()!r})"
     @property
     def output(self) -> str:
         return "\n".join(self.output_lines)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable
 
 from ..errors import CpuLimitExceeded, UsageError
 from .envelope import Envelope
+
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = ["RunOptions", "ScriptRunner", "run_script", "DEFAULT_MEMORY_LIMIT", "DEFAULT_CPU_LIMIT", "KILL_GRACE"]
 
@@ -47,16 +50,55 @@ def _env_offline() -> bool | str:
         return False
 
 
-@dataclass(frozen=True)
 class RunOptions:
-    memory_limit: int = DEFAULT_MEMORY_LIMIT
-    cpu_limit: float = DEFAULT_CPU_LIMIT
-    force: bool = False  # bypass ask/deny permission policies (and nothing else)
-    offline: bool | str = field(default_factory=_env_offline)  # True / False / "auto": see parse_offline
-    surface: str = "integrations"  # "integrations": app.integrations + app.mcp; "mcp": app.mcp only
-    cwd: str = field(default_factory=os.getcwd)
-    progress: bool = False  # progress lines on stderr for long waits (interactive terminals only)
-    agent: bool = False  # called by an agent tool: refusals say what the user must allow
+    """How chunks run: limits, permissions, offline mode, surface. Immutable; ``with_limits`` makes a changed copy.
+
+    A plain class rather than a dataclass: importing dataclasses (and the inspect/ast it pulls in) was the largest
+    single cost of `kosmo integrations:lua` start-up."""
+
+    __slots__ = ("memory_limit", "cpu_limit", "force", "offline", "surface", "cwd", "progress", "agent")
+
+    memory_limit: int
+    cpu_limit: float
+    force: bool  # bypass ask/deny permission policies (and nothing else)
+    offline: bool | str  # True / False / "auto": see parse_offline (default: KOSMO_OFFLINE)
+    surface: str  # "integrations": app.integrations + app.mcp; "mcp": app.mcp only
+    cwd: str  # where relative paths (save_to, file inputs) resolve; default: the current directory
+    progress: bool  # progress lines on stderr for long waits (interactive terminals only)
+    agent: bool  # called by an agent tool: refusals say what the user must allow
+
+    def __init__(self, memory_limit: int = DEFAULT_MEMORY_LIMIT, cpu_limit: float = DEFAULT_CPU_LIMIT,
+                 force: bool = False, offline: bool | str | None = None, surface: str = "integrations",
+                 cwd: str | None = None, progress: bool = False, agent: bool = False) -> None:
+        values = {"memory_limit": memory_limit, "cpu_limit": cpu_limit, "force": force,
+                  "offline": _env_offline() if offline is None else offline, "surface": surface,
+                  "cwd": os.getcwd() if cwd is None else cwd, "progress": progress, "agent": agent}
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"RunOptions is immutable: use with_limits() for a changed copy, not .{name} = ...")
+
+    def _values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunOptions) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values().values()))
+
+    def __repr__(self) -> str:
+        return "RunOptions(" + ", ".join(f"{k}={v!r}" for k, v in self._values().items()) + ")"
+
+    def with_limits(self, *, memory_limit: int | None = None, cpu_limit: float | None = None) -> "RunOptions":
+        """A copy with other limits (None keeps the current one)."""
+        values = self._values()
+        if memory_limit is not None:
+            values["memory_limit"] = memory_limit
+        if cpu_limit is not None:
+            values["cpu_limit"] = cpu_limit
+        return RunOptions(**values)
 
     def validated(self) -> "RunOptions":
         if not isinstance(self.memory_limit, int) or self.memory_limit < 1024 * 1024:
@@ -101,11 +143,11 @@ class ScriptRunner:
 
     def run(self, code: str, chunkname: str = "=(eval)", *, memory_limit: int | None = None,
             cpu_limit: float | None = None, on_output: Callable[[str], None] | None = None,
-            mode: str = "chunk") -> Envelope:
+            mode: str = "chunk", meanwhile: Callable[[], None] | None = None) -> Envelope:
         """Run one chunk. ``mode="repl"`` runs ``return <code>`` when that compiles, and reports an unfinished
-        statement as ``meta.incomplete`` instead of an error."""
-        opts = replace(self.options, memory_limit=memory_limit or self.options.memory_limit,
-                       cpu_limit=cpu_limit or self.options.cpu_limit).validated()
+        statement as ``meta.incomplete`` instead of an error. ``meanwhile`` runs in this process while the worker
+        runs the chunk (see ``WorkerSession.request``)."""
+        opts = self.options.with_limits(memory_limit=memory_limit or None, cpu_limit=cpu_limit or None).validated()
         if self._used and not self.keep_state:
             self._session.close()
             self._session = self._session_factory()
@@ -129,7 +171,7 @@ class ScriptRunner:
         reply = self._session.request(
             {"code": code, "chunkname": chunkname, "memory_limit": opts.memory_limit, "cpu_limit": opts.cpu_limit,
              "mode": mode},
-            timeout=opts.cpu_limit + KILL_GRACE, on_event=on_event)
+            timeout=opts.cpu_limit + KILL_GRACE, on_event=on_event, meanwhile=meanwhile)
         elapsed_ms = (time.perf_counter() - started) * 1000
         result = reply.result
         if reply.killed:

@@ -2,38 +2,45 @@
 
 The parent forks a child lazily on the first request; the child keeps serving requests one after another, so state
 the handler keeps (a Lua sandbox, say) survives between them. Requests, streamed events and results travel as
-length-prefixed JSON over two pipes. The parent waits with ``select`` against the deadline, so a child that hangs
+length-prefixed frames over two pipes, in ``marshal`` format: both ends are the same interpreter (a fork), only our
+own code writes to the pipes (the child closes every other descriptor it inherited), and marshal needs no import
+(JSON would cost ~8 ms of every start-up, for ``json`` and the ``re`` it imports). Frames carry plain data only
+(dict, list, str, bytes, numbers, bools, None); whatever does not load as a dict is treated as a corrupt stream. The parent waits with ``select`` against the deadline, so a child that hangs
 in C code, deadlocks or stops writing cannot hang it: at the deadline the child is SIGKILLed and the next request
 starts a fresh one. Events received before a kill are kept.
 
 Forking: ``request`` forks from the calling thread, which must be the thread that created the session, and the
 process must not have other threads running at that moment (a forked child only inherits the forking thread, and
-locks other threads held stay locked forever in it). The CLI runs single-threaded. On Linux the child is killed if
-that thread ends (PR_SET_PDEATHSIG); everywhere it exits when the request pipe reaches end-of-file.
+locks other threads held stay locked forever in it). The CLI runs single-threaded.
+
+A child never outlives its session: a watchdog thread in the child waits for the request pipe to hang up (the
+parent closed the session, or died: the kernel closes its descriptors) and ends the child at once, even in the
+middle of a long C call (lupa releases the GIL while Lua runs). This works on every POSIX system and needs no
+import; Linux's PR_SET_PDEATHSIG would need ctypes, ~2 ms of every start-up.
 """
 
 from __future__ import annotations
 
-import json
+import _signal  # the C module: `signal` wraps it in enums, and importing enum costs ~4 ms of start-up
+import _thread
+import marshal
 import math
 import os
 import select
-import signal
-import struct
-import sys
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from kosmo_lua.errors import UsageError
 
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Handler = Callable[[dict, Callable[[dict], None]], dict]
+
 __all__ = ["WorkerReply", "WorkerSession"]
 
-Handler = Callable[[dict, Callable[[dict], None]], dict]
-
-_HEADER = struct.Struct(">I")
+_HEADER_SIZE = 4  # a frame is its body's length (4 bytes, big-endian), then the marshalled body
 _MAX_FRAME = 1 << 30  # a length beyond this means the stream is corrupt
 _READ_CHUNK = 1 << 16
 _CLOSE_GRACE = 1.0  # seconds a closing child gets to exit on its own before SIGKILL
@@ -42,16 +49,23 @@ _CLOSE_GRACE = 1.0  # seconds a closing child gets to exit on its own before SIG
 _open_session_fds: set[int] = set()
 
 
-@dataclass
 class WorkerReply:
     """What came back from one request."""
 
-    result: dict | None  # the handler's result; None when the child was killed or crashed
-    events: list[dict] = field(default_factory=list)  # every event received, in order (kept after a kill)
-    killed: bool = False  # the deadline passed and the child was SIGKILLed
-    crashed: bool = False  # the child died on its own (abort, segfault, os._exit) before answering
-    exit_status: int | None = None  # shell convention: exit code, or 128 + signal number (134 abort, 137 kill)
-    fresh: bool = False  # ran in a newly forked child: first request, or earlier state was lost
+    __slots__ = ("result", "events", "killed", "crashed", "exit_status", "fresh")
+
+    def __init__(self, result: dict | None, events: list[dict] | None = None, *, killed: bool = False,
+                 crashed: bool = False, exit_status: int | None = None, fresh: bool = False) -> None:
+        self.result = result  # the handler's result; None when the child was killed or crashed
+        self.events: list[dict] = events if events is not None else []  # every event, in order (kept after a kill)
+        self.killed = killed  # the deadline passed and the child was SIGKILLed
+        self.crashed = crashed  # the child died on its own (abort, segfault, os._exit) before answering
+        self.exit_status = exit_status  # shell convention: exit code, or 128 + signal (134 abort, 137 kill)
+        self.fresh = fresh  # ran in a newly forked child: first request, or earlier state was lost
+
+    def __repr__(self) -> str:
+        return (f"WorkerReply(result={self.result!r}, events={len(self.events)}, killed={self.killed}, "
+                f"crashed={self.crashed}, exit_status={self.exit_status}, fresh={self.fresh})")
 
 
 def _exit_status(status: int) -> int:
@@ -61,30 +75,8 @@ def _exit_status(status: int) -> int:
 
 
 def _encode_frame(message: dict) -> bytes:
-    body = json.dumps(message, separators=(",", ":")).encode()
-    return _HEADER.pack(len(body)) + body
-
-
-def _parent_death_signal() -> Callable[[], None]:
-    """A function that asks Linux to SIGKILL the calling process when its parent thread dies (no-op elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return lambda: None
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return lambda: None
-    pr_set_pdeathsig = 1
-
-    def arm() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-
-    return arm
-
-
-_arm_parent_death: Callable[[], None] | None = None
+    body = marshal.dumps(message)
+    return len(body).to_bytes(_HEADER_SIZE, "big") + body
 
 
 class _Child:
@@ -120,7 +112,7 @@ class _Child:
         while True:
             try:
                 message = self._take_frame()
-            except ValueError:  # includes json.JSONDecodeError and UnicodeDecodeError
+            except ValueError:  # marshal.loads refusing the bytes, or not one of our messages
                 return "corrupt"
             if message is not None:
                 return message
@@ -139,17 +131,20 @@ class _Child:
             self.buffer += chunk
 
     def _take_frame(self) -> dict | None:
-        if len(self.buffer) < _HEADER.size:
+        if len(self.buffer) < _HEADER_SIZE:
             return None
-        (size,) = _HEADER.unpack_from(self.buffer)
+        size = int.from_bytes(self.buffer[:_HEADER_SIZE], "big")
         if size > _MAX_FRAME:
             raise ValueError("corrupt message stream from the worker")
-        end = _HEADER.size + size
+        end = _HEADER_SIZE + size
         if len(self.buffer) < end:
             return None
-        body = bytes(self.buffer[_HEADER.size:end])
+        body = bytes(self.buffer[_HEADER_SIZE:end])
         del self.buffer[:end]
-        message = json.loads(body)
+        try:
+            message = marshal.loads(body)
+        except (EOFError, TypeError) as exc:
+            raise ValueError("corrupt message stream from the worker") from exc
         if not isinstance(message, dict) or not ("event" in message or "result" in message):
             raise ValueError("unexpected message from the worker")
         return message
@@ -171,7 +166,7 @@ class _Child:
         """SIGKILL and reap; returns the exit status (shell convention)."""
         if self.status is None:
             try:
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(self.pid, _signal.SIGKILL)
             except ProcessLookupError:
                 pass
             self._wait_blocking()
@@ -211,7 +206,7 @@ class WorkerSession:
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
         self._owner_pid = os.getpid()
-        self._owner_thread = threading.get_ident()
+        self._owner_thread = _thread.get_ident()
         self._child: _Child | None = None
         self._closed = False
 
@@ -220,9 +215,12 @@ class WorkerSession:
         """The current worker's process id (None before the first request and after a kill or crash)."""
         return self._child.pid if self._child is not None else None
 
-    def request(self, payload: dict, *, timeout: float,
-                on_event: Callable[[dict], None] | None = None) -> WorkerReply:
-        """Run one request in the worker, waiting at most ``timeout`` seconds before killing it."""
+    def request(self, payload: dict, *, timeout: float, on_event: Callable[[dict], None] | None = None,
+                meanwhile: Callable[[], None] | None = None) -> WorkerReply:
+        """Run one request in the worker, waiting at most ``timeout`` seconds before killing it.
+
+        ``meanwhile`` is called once the request is on its way: work the caller needs anyway that can run while
+        the worker does (on another core), such as imports for presenting the result."""
         self._check_caller("request")
         if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout)
                 or timeout <= 0):
@@ -231,8 +229,8 @@ class WorkerSession:
             raise UsageError(f"WorkerSession.request: payload: expected a dict, got {type(payload).__name__}")
         try:
             frame = _encode_frame({"payload": payload})
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"WorkerSession.request: payload: not JSON-serialisable ({exc})") from None
+        except ValueError as exc:  # marshal: "unmarshallable object"
+            raise UsageError(f"WorkerSession.request: payload: not plain data ({exc})") from None
         deadline = time.monotonic() + timeout
         fresh = False
         if self._child is not None and not self._child.alive():
@@ -246,6 +244,8 @@ class WorkerSession:
         try:
             if not child.send(frame, deadline):
                 return self._lost(child, events, fresh, timed_out=time.monotonic() >= deadline)
+            if meanwhile is not None:
+                meanwhile()
             while True:
                 message = child.receive(deadline)
                 if message == "timeout":
@@ -297,7 +297,7 @@ class WorkerSession:
     def _check_caller(self, what: str) -> None:
         if self._closed:
             raise UsageError(f"WorkerSession.{what}: the session is closed")
-        if os.getpid() != self._owner_pid or threading.get_ident() != self._owner_thread:
+        if os.getpid() != self._owner_pid or _thread.get_ident() != self._owner_thread:
             raise UsageError(f"WorkerSession.{what}: call it from the thread (and process) that created the session")
 
     def _lost(self, child: _Child, events: list[dict], fresh: bool, *, timed_out: bool,
@@ -310,15 +310,11 @@ class WorkerSession:
         return WorkerReply(None, events, killed=timed_out, crashed=not timed_out, exit_status=status, fresh=fresh)
 
     def _spawn(self) -> _Child:
-        global _arm_parent_death
-        if _arm_parent_death is None:
-            _arm_parent_death = _parent_death_signal()  # loaded before fork, so the child needs no import
         request_r, request_w = os.pipe()
         reply_r, reply_w = os.pipe()
-        parent_pid = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: never returns
-            _child_main(self._handler, request_r, reply_w, parent_pid, _arm_parent_death)
+            _child_main(self._handler, request_r, reply_w)
         os.close(request_r)
         os.close(reply_w)
         _open_session_fds.update((request_w, reply_r))
@@ -360,14 +356,24 @@ def _max_fd() -> int:
         return os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
 
 
-def _child_main(handler: Handler, request_fd: int, reply_fd: int, parent_pid: int,
-                arm_parent_death: Callable[[], None]) -> None:
+def _exit_when_parent_hangs_up(request_fd: int) -> None:
+    """The watchdog thread's body: block until no process holds the request pipe's write end, then exit."""
+    poller = select.poll()
+    poller.register(request_fd, 0)  # no events asked for: poll still reports POLLHUP (and POLLERR/POLLNVAL)
+    while True:
+        try:
+            if poller.poll():
+                break
+        except InterruptedError:
+            continue
+    os._exit(0)
+
+
+def _child_main(handler: Handler, request_fd: int, reply_fd: int) -> None:
     code = 0
     try:
-        arm_parent_death()
-        if os.getppid() != parent_pid:  # the parent died before the signal was armed
-            os._exit(0)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        _thread.start_new_thread(_exit_when_parent_hangs_up, (request_fd,))
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # Ctrl-C is the parent's to handle
         _close_other_fds({request_fd, reply_fd})
         _redirect_fault_handler()
         debug = os.environ.get("KOSMO_DEBUG") == "1"
@@ -376,13 +382,13 @@ def _child_main(handler: Handler, request_fd: int, reply_fd: int, parent_pid: in
             _write_all(reply_fd, _encode_frame({"event": event}))
 
         while True:
-            header = _read_exact(request_fd, _HEADER.size)
+            header = _read_exact(request_fd, _HEADER_SIZE)
             if header is None:
                 break  # the parent closed the session (or died)
-            body = _read_exact(request_fd, _HEADER.unpack(header)[0])
+            body = _read_exact(request_fd, int.from_bytes(header, "big"))
             if body is None:
                 break
-            payload = json.loads(body)["payload"]
+            payload = marshal.loads(body)["payload"]
             try:
                 result = handler(payload, emit)
                 if not isinstance(result, dict):

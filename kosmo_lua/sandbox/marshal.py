@@ -20,13 +20,16 @@ Decisions:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
-from lupa import lua54
+import lupa.lua54 as lua54
 
 from kosmo_lua.errors import ArgumentError
 from kosmo_lua.sandbox.values import JSON_NULL, JsonNull, LuaArray, PlainData
+
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = ["MAX_DEPTH", "Marshal", "ValueTooLarge", "estimate_size"]
 

@@ -24,14 +24,11 @@ limit responsive when each instruction is an expensive C call, so 1000 it is. Li
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from lupa import lua54
+import lupa.lua54 as lua54  # not `from lupa import lua54`: that goes through lupa.__getattr__, which imports re
 
 from kosmo_lua.errors import (
     ArgumentError,
@@ -43,7 +40,14 @@ from kosmo_lua.errors import (
     UsageError,
 )
 from kosmo_lua.sandbox.marshal import Marshal, ValueTooLarge
-from kosmo_lua.sandbox.values import PlainData, lua_type_name
+from kosmo_lua.sandbox.values import lua_type_name
+
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from kosmo_lua.sandbox.values import PlainData
 
 __all__ = ["HOOK_COUNT", "Function", "Namespace", "Sandbox", "sleep_seconds"]
 
@@ -72,33 +76,45 @@ _MIN_MEMORY_LIMIT = 256 * 1024
 _PATH_PART_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: importing dataclasses costs more start-up than the whole sandbox set-up.
+
 class Namespace:
     """A lazy sub-table: ``resolver(key)`` builds entries on first read; ``listing()`` names them for hints."""
 
-    resolver: Callable[[str], "Namespace | Function | None"]
-    listing: Callable[[], list[str]]
+    __slots__ = ("resolver", "listing")
+
+    def __init__(self, resolver: Callable[[str], Namespace | Function | None],
+                 listing: Callable[[], list[str]]) -> None:
+        self.resolver = resolver
+        self.listing = listing
 
 
-@dataclass(frozen=True)
 class Function:
     """A lazily built function; ``handler`` is a host function (plain data in, plain data out)."""
 
-    handler: Callable[..., Any]
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Callable[..., Any]) -> None:
+        self.handler = handler
 
 
-@dataclass
 class _HostEntry:
-    path: str
-    fn: Callable[..., Any]
+    __slots__ = ("path", "fn")
+
+    def __init__(self, path: str, fn: Callable[..., Any]) -> None:
+        self.path = path
+        self.fn = fn
 
 
-@dataclass
 class _NamespaceEntry:
-    path: str
-    resolver: Callable[[str], Namespace | Function | None]
-    listing: Callable[[], list[str]]
-    built: dict[str, tuple[str, int]]  # name -> ("function" | "namespace", entry index): one entry per name
+    __slots__ = ("path", "resolver", "listing", "built")
+
+    def __init__(self, path: str, resolver: Callable[[str], Namespace | Function | None],
+                 listing: Callable[[], list[str]], built: dict[str, tuple[str, int]]) -> None:
+        self.path = path
+        self.resolver = resolver
+        self.listing = listing
+        self.built = built  # name -> ("function" | "namespace", entry index): one entry per name
 
 
 def _deny_attribute(obj: Any, name: Any, value: Any = None) -> Any:
@@ -119,7 +135,8 @@ def _text(value: Any) -> str:
 
 
 def _load_prelude() -> bytes:
-    return (Path(__file__).resolve().parent / "prelude.lua").read_bytes()
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "prelude.lua"), "rb") as handle:
+        return handle.read()
 
 
 class Sandbox:

@@ -22,7 +22,10 @@ elements become ``json.null`` so positions survive), JSON_NULL -> json.null, byt
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = ["JSON_NULL", "JsonNull", "LuaArray", "PlainData", "lua_type_name"]
 
@@ -51,7 +54,10 @@ class LuaArray(list):  # type: ignore[type-arg]
     """A list that must stay an array on the way back to Lua and into JSON, even when empty."""
 
 
-PlainData = Any  # None | bool | int | float | str | bytes | JsonNull | list | dict, nested
+if TYPE_CHECKING:
+    PlainData = Any  # None | bool | int | float | str | bytes | JsonNull | list | dict, nested
+else:
+    PlainData = object  # a name to import at run time; annotations are never evaluated
 
 
 def lua_type_name(value: Any) -> str:

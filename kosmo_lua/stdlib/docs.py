@@ -23,7 +23,7 @@ from kosmo_lua.errors import ArgumentError, CallError, DocNotFound, KosmoError
 from kosmo_lua.sandbox.values import LuaArray
 from kosmo_lua.stdlib.jsonlib import lua_type_name
 
-__all__ = ["DocPage", "DocsIndex", "core_pages", "parse_page", "install"]
+__all__ = ["DocPage", "DocsIndex", "core_pages", "parse_page", "host_functions"]
 
 _PAGES_DIR = Path(__file__).resolve().parent / "pages"
 _PREFIXES = ("app.integrations.", "integrations.")
@@ -384,8 +384,9 @@ def _not_found(exc: DocNotFound) -> CallError:
     return CallError(str(exc), kind="docs", page=exc.page, suggestions=LuaArray(exc.suggestions))
 
 
-def install(sandbox: Any, index: DocsIndex) -> None:
-    """Register ``docs.list([namespace])``, ``docs.search(query [, limit])`` and ``docs.read(page)``."""
+def host_functions(index: DocsIndex) -> dict[str, Callable[..., Any]]:
+    """``docs.list([namespace])``, ``docs.search(query [, limit])`` and ``docs.read(page)`` over ``index``, by
+    name (stdlib/core.py installs them)."""
 
     def docs_list(namespace: Any = None, *extra: Any) -> LuaArray:
         if extra:
@@ -433,6 +434,4 @@ def install(sandbox: Any, index: DocsIndex) -> None:
         except KosmoError as exc:
             raise CallError(f"docs.read: {exc}") from None
 
-    sandbox.register("docs.list", docs_list)
-    sandbox.register("docs.search", docs_search)
-    sandbox.register("docs.read", docs_read)
+    return {"list": docs_list, "search": docs_search, "read": docs_read}

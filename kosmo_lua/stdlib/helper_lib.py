@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
 
 from ..errors import ArgumentError, CallError
+
+TYPE_CHECKING = False  # typing costs milliseconds of start-up; type checkers read the names below anyway
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["install"]
 

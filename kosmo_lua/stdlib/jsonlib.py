@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Protocol
+from typing import Any
 
 from kosmo_lua.errors import ArgumentError
 from kosmo_lua.sandbox.marshal import MAX_DEPTH as MARSHAL_MAX_DEPTH
 from kosmo_lua.sandbox.values import JSON_NULL, JsonNull, LuaArray, PlainData
 from kosmo_lua.sandbox.values import lua_type_name  # re-exported: the stdlib modules name types alike
 
-__all__ = ["encode", "decode", "install", "lua_type_name", "MAX_DEPTH"]
+__all__ = ["encode", "decode", "lua_encode", "lua_decode", "lua_type_name", "MAX_DEPTH"]
 
 #: Nesting this deep is refused both ways: the same cap as the Lua <-> Python conversion, so a decoded document
 #: that could not cross into Lua fails here with a clear message instead. Real API documents stay far below.
@@ -26,13 +26,6 @@ MAX_DEPTH = MARSHAL_MAX_DEPTH
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
-
-
-class _Registrar(Protocol):
-    def register(self, path: str, fn: Any) -> None: ...
-
-
-# -- encode ----------------------------------------------------------------------------------------------------
 
 
 class _EncodeProblem(Exception):
@@ -253,7 +246,7 @@ def decode(text: str | bytes) -> PlainData:
 # -- Lua bindings ----------------------------------------------------------------------------------------------
 
 
-def _lua_encode(value: PlainData = None, options: PlainData = None, *extra: PlainData) -> str:
+def lua_encode(value: PlainData = None, options: PlainData = None, *extra: PlainData) -> str:
     pretty = False
     if options is not None:
         if not isinstance(options, dict):
@@ -272,15 +265,9 @@ def _lua_encode(value: PlainData = None, options: PlainData = None, *extra: Plai
     return encode(value, pretty=pretty)
 
 
-def _lua_decode(text: PlainData = None, *extra: PlainData) -> PlainData:
+def lua_decode(text: PlainData = None, *extra: PlainData) -> PlainData:
     if extra:
         raise ArgumentError("json.decode", [f"expected 1 argument (text), got {1 + len(extra)}"])
     if not isinstance(text, (str, bytes)):
         raise ArgumentError("json.decode", [f"text: expected a string, got {lua_type_name(text)}"])
     return decode(text)
-
-
-def install(sandbox: _Registrar) -> None:
-    """Register ``json.encode`` and ``json.decode`` (``json.null``/``json.array`` are the sandbox's own)."""
-    sandbox.register("json.encode", _lua_encode)
-    sandbox.register("json.decode", _lua_decode)

@@ -8,7 +8,7 @@ script sees is a 1-based **byte** offset into the UTF-8 string, so it works with
 Lua strings that are not valid UTF-8 arrive as ``bytes``; they are decoded with ``surrogateescape`` so each stray
 byte is one character, and results containing such bytes go back as ``bytes`` (the same Lua string bytes).
 
-``regex.gsub`` with a function replacement is a Lua wrapper (``GSUB_LUA``) over ``spans``: host functions cannot
+``regex.gsub`` with a function replacement is a Lua wrapper (``regex_gsub.lua``) over ``spans``: host functions cannot
 call back into Lua, and running the callback in Lua keeps it under the sandbox's limits.
 """
 
@@ -34,8 +34,6 @@ __all__ = [
     "split",
     "test",
     "escape",
-    "install",
-    "GSUB_LUA",
 ]
 
 _FLAG_BITS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
@@ -441,57 +439,3 @@ def spans(subject: PlainData = None, pattern: PlainData = None, limit: PlainData
         if most is not None and len(found) == most:
             break
     return found
-
-
-#: Installed at ``regex.gsub``: a function replacement runs in Lua (it may call anything, and stays under the
-#: sandbox's limits); anything else goes straight to the host template version. The chunk reaches the host
-#: functions through ``host`` and builds error values with ``kosmo.error`` (see sandbox/prelude.lua).
-GSUB_LUA = """
-local template_gsub, spans = host["regex._gsub"], host["regex._spans"]
-local concat, sub, type, tostring, select = table.concat, string.sub, type, tostring, select
-
--- The same error value a host ArgumentError gives, so scripts handle both alike.
-local function argument_error(text)
-  kosmo.error({ message = "regex.gsub: " .. text, kind = "argument", ["function"] = "regex.gsub",
-                problems = kosmo.array({ text }) })
-end
-
-return function(subject, pattern, replacement, limit, flags, ...)
-  if type(replacement) ~= "function" then
-    return template_gsub(subject, pattern, replacement, limit, flags, ...)
-  end
-  if select("#", ...) > 0 then
-    argument_error("too many arguments; expected (subject, pattern, replacement [, limit [, flags]])")
-  end
-  local found = spans(subject, pattern, limit, flags)
-  local parts, last = {}, 1
-  for i = 1, #found do
-    local first, stop, groups = found[i][1], found[i][2], found[i][3]
-    parts[#parts + 1] = sub(subject, last, first - 1)
-    local value = replacement(groups)
-    if value == nil or value == false then
-      value = groups[0]
-    elseif type(value) == "number" then
-      value = tostring(value)
-    elseif type(value) ~= "string" then
-      argument_error("replacement: the function returned a " .. type(value)
-        .. " (expected a string, a number, nil or false)")
-    end
-    parts[#parts + 1] = value
-    last = stop + 1
-  end
-  parts[#parts + 1] = sub(subject, last)
-  return concat(parts), #found
-end
-"""
-
-
-def install(sandbox: Any) -> None:
-    """Register the regex functions; ``regex.gsub`` is the Lua wrapper around the host template version."""
-    for name, fn in (("match", match), ("match_all", match_all), ("test", test), ("find", find),
-                     ("split", split), ("escape", escape)):
-        sandbox.register(f"regex.{name}", fn)
-    # The two building blocks are for the Lua wrapper only (it reaches them through ``host``).
-    sandbox.register("regex._gsub", gsub, visible=False)
-    sandbox.register("regex._spans", spans, visible=False)
-    sandbox.install_lua("regex.gsub", GSUB_LUA, "=kosmo/regex.gsub")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..ops.naming import is_lua_identifier
+from ..ops.rules import describe_rule
 from ..ops.table import BodyField, Operation, OperationTable, Param
 from ..ops.validate import engine_argument_names
 from .luacats import HEADER, doc_lines, field_line, literal_union, one_line, schema_type, vocabulary_type
@@ -227,6 +228,8 @@ def _function(integration: str, local: str, op: Operation, fname: str, args_cls:
     lines = doc_lines(op.summary or f"{op.method} {op.path}")
     if op.description:
         lines += ["---", *doc_lines(op.description)]
+    for rule in op.rules:
+        lines += ["---", *doc_lines(describe_rule(op, rule))]
     also = [n for n in op.names if n != fname]
     facts = f"`{op.method} {op.path}` ({op.access}). Docs: `docs.read(\"{integration}.{op.name}\")`."
     lines += ["---", f"---{facts}"]

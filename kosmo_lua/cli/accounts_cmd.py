@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from ..errors import KosmoError, UsageError
+from ..errors import KosmoError
+from .exit_codes import report_error
 
 DESCRIPTION = """\
 List each integration's accounts: the URL calls go to, whether a secret is set (and where it comes from, never its
@@ -80,12 +80,8 @@ def run(ns: argparse.Namespace) -> int:
         names = [ns.name] if ns.name else sorted(discover())
         config = load_config()
         listing = [describe(config, load_integration(integration_folder(n))) for n in names]
-    except UsageError as exc:
-        sys.stderr.write(f"{prog}: {exc}\n")
-        return 2
     except KosmoError as exc:
-        sys.stderr.write(f"{prog}: {exc}\n")
-        return 1
+        return report_error(prog, exc)
     if ns.json:
         print(json.dumps({"integrations": listing}, indent=2))
     else:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from ..config.settings import POLICIES
 from ..errors import KosmoError, UsageError
+from .configuring import SecretSafeParser, parse_assignments, print_change
+from .exit_codes import report_error
 
 DESCRIPTION = """\
 Configure an integration: an account's fields (--set url=..., --set api_key=...), whether scripts may use it, and
@@ -35,22 +35,9 @@ Prefer --stdin-json (or env:VAR) for secrets: a value on the command line can en
 _STDIN_KEYS = ("account", "set", "unset", "enabled", "read", "write", "default", "project")
 
 
-class _SecretSafeParser(argparse.ArgumentParser):
-    """argparse echoes bad arguments; a mistyped `--sett api_key=r8_...` must not print the token."""
-
-    def error(self, message: str) -> NoReturn:
-        message = re.sub(r"=\S+", "=***", message)
-        # A value argparse could not place may be a secret typed without its KEY= (`--set api_key r8_...`), or
-        # given to the wrong option (`--read r8_...`): name the options it saw, never the values.
-        message = re.sub(r"(unrecognized arguments: )(.*)", lambda m: m.group(1) + " ".join(
-            word if word.startswith("-") else "***" for word in m.group(2).split()), message)
-        message = re.sub(r"invalid choice: '[^']*'", "invalid choice: '***'", message)
-        super().error(message)
-
-
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = _SecretSafeParser(prog=prog, description=DESCRIPTION, epilog=EPILOG,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = SecretSafeParser(prog=prog, description=DESCRIPTION, epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", metavar="NAME", help="the integration, e.g. replicate")
     p.add_argument("--account", metavar="ALIAS", help="the account to change (default: the default account)")
     p.add_argument("--set", dest="set_fields", action="append", default=[], metavar="KEY=VALUE",
@@ -71,17 +58,6 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--project", action="store_true",
                    help="write non-secret settings to ./.kosmo/config.yaml instead of the home config")
     return p
-
-
-def _parse_set(items: list[str]) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            # Never echo the item: a forgotten "api_key=" would put the secret itself in the message.
-            raise UsageError("--set expects KEY=VALUE (an item has no '=' or an empty KEY)")
-        fields[key.strip()] = value
-    return fields
 
 
 def _read_stdin_json(text: str) -> dict[str, Any]:
@@ -123,7 +99,7 @@ def _change(ns: argparse.Namespace, stdin_text: str | None) -> Any:
     data = _read_stdin_json(stdin_text) if stdin_text is not None else {}
     # Command-line options win over the JSON document where both say something.
     fields = {str(k): v for k, v in (data.get("set") or {}).items()}
-    fields.update(_parse_set(ns.set_fields))
+    fields.update(parse_assignments(ns.set_fields, "--set expects KEY=VALUE (an item has no '=' or an empty KEY)"))
     return AccountChange(
         integration=ns.name,
         account=ns.account if ns.account is not None else data.get("account"),
@@ -135,13 +111,6 @@ def _change(ns: argparse.Namespace, stdin_text: str | None) -> Any:
         make_default=ns.make_default or bool(data.get("default")),
         project=ns.project or bool(data.get("project")),
     )
-
-
-def _home_relative(path: Path) -> str:
-    try:
-        return "~/" + str(path.relative_to(Path.home()))
-    except ValueError:
-        return str(path)
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -157,18 +126,9 @@ def run(ns: argparse.Namespace) -> int:
             raise UsageError("nothing to change: give --set, --unset, --enable/--disable, --read, --write or "
                              "--default (see --help)")
         report = apply_change(change, integration)
-    except UsageError as exc:
-        sys.stderr.write(f"{prog}: {exc}\n")
-        return 2
     except KosmoError as exc:
-        sys.stderr.write(f"{prog}: {exc}\n")
-        return 1
+        return report_error(prog, exc)
     touches_account = bool(change.set or change.unset or change.make_default)
-    print(f"{integration.name}" + (f" (account {report.account}):" if touches_account else ":"))
-    for line in report.lines:
-        print(f"  {line}")
-    if report.written:
-        print("saved: " + ", ".join(_home_relative(p) for p in report.written))
-    else:
-        print("no file changed")
+    heading = f"{integration.name}" + (f" (account {report.account}):" if touches_account else ":")
+    print_change(heading, report.lines, report.written)
     return 0

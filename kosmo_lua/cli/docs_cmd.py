@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -18,26 +20,25 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
+def _print_pages(pages: Sequence[Mapping[str, Any]], as_json: bool) -> None:
+    """Search hits and listings alike: one `name: summary` line a page, or the JSON array."""
+    if as_json:
+        print(json.dumps(pages, indent=2))
+    else:
+        for page in pages:
+            print(f"{page['name']}: {page['summary']}")
+
+
 def run(ns: argparse.Namespace) -> int:
     from ..doc_index import build_index
     from ..errors import DocNotFound
 
     index = build_index()
     if ns.search is not None:
-        hits = index.search(ns.search, ns.limit)
-        if ns.json:
-            print(json.dumps(hits, indent=2))
-        else:
-            for h in hits:
-                print(f"{h['name']}: {h['summary']}")
+        _print_pages(index.search(ns.search, ns.limit), ns.json)
         return 0
     if ns.list is not None or ns.page is None:
-        pages = index.list(ns.list or None)
-        if ns.json:
-            print(json.dumps(pages, indent=2))
-        else:
-            for p in pages:
-                print(f"{p['name']}: {p['summary']}")
+        _print_pages(index.list(ns.list or None), ns.json)
         return 0
     try:
         text = index.read(ns.page)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 from ..config.settings import POLICIES
+from .configuring import SecretSafeParser, parse_assignments, print_change
 
 DESCRIPTION = """\
 Configure an MCP server for Lua scripts (app.mcp.NAME.<tool>, mcp.call("NAME.<tool>", ...)): the command that
@@ -30,8 +29,9 @@ Arguments that start with '-' need the --arg=VALUE form.
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    # Secret-safe: a mistyped `--envv API_TOKEN=...` must not print the token in argparse's error.
+    p = SecretSafeParser(prog=prog, description=DESCRIPTION, epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", metavar="NAME", help="the server's name in Lua (app.mcp.NAME)")
     p.add_argument("--command", metavar="CMD", help="the executable that starts the server")
     p.add_argument("--arg", dest="args", action="append", metavar="A",
@@ -47,49 +47,24 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
-def _parse_env(items: list[str]) -> dict[str, str]:
-    from ..errors import UsageError
-
-    env: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            # Never echo the item: the value may be a secret.
-            raise UsageError("--env expects K=V (an item has no '=' or an empty name)")
-        env[key.strip()] = value
-    return env
-
-
-def _shown(path: Path) -> str:
-    try:
-        return "~/" + str(path.relative_to(Path.home()))
-    except ValueError:
-        return str(path)
-
-
 def run(ns: argparse.Namespace) -> int:
     from ..errors import KosmoError, UsageError
     from ..mcp.store import ServerChange, apply_server_change
+    from .exit_codes import report_error
 
     prog = "kosmo mcp:configure"
     try:
         if ns.no_args and ns.args:
             raise UsageError("give either --arg or --no-args, not both")
-        change = ServerChange(name=ns.name, command=ns.command, args=[] if ns.no_args else ns.args,
-                              env=_parse_env(ns.env), unset_env=list(ns.unset_env), cwd=ns.cwd, read=ns.read,
-                              write=ns.write, remove=ns.remove, project=ns.project)
+        env = parse_assignments(ns.env, "--env expects K=V (an item has no '=' or an empty name)")
+        change = ServerChange(name=ns.name, command=ns.command, args=[] if ns.no_args else ns.args, env=env,
+                              unset_env=list(ns.unset_env), cwd=ns.cwd, read=ns.read, write=ns.write,
+                              remove=ns.remove, project=ns.project)
         if change.is_empty():
             raise UsageError("nothing to change: give --command, --arg, --env, --cwd, --read, --write or --remove "
                              "(see --help)")
         report = apply_server_change(change)
-    except UsageError as exc:
-        sys.stderr.write(f"{prog}: {exc}\n")
-        return 2
     except KosmoError as exc:
-        sys.stderr.write(f"{prog}: {exc}\n")
-        return 1
-    print(f"{ns.name}:")
-    for line in report.lines:
-        print(f"  {line}")
-    print("saved: " + ", ".join(_shown(p) for p in report.written) if report.written else "no file changed")
+        return report_error(prog, exc)
+    print_change(f"{ns.name}:", report.lines, report.written)
     return 0

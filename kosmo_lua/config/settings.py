@@ -36,27 +36,38 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .paths import CONFIG_FILE, CREDENTIALS_FILE, home_dir, project_dir
-from .yamlfile import read_mapping, warn_if_exposed
+from .paths import CONFIG_FILE, CREDENTIALS_FILE, home_dir
+from .yaml_store import merge, read_config_section, read_credentials  # merge: also exported from here
 
 if TYPE_CHECKING:
     from ..integration import Integration
 
-__all__ = ["Config", "load_config", "merge", "POLICIES", "DEFAULT_ACCOUNT"]
+__all__ = ["Config", "load_config", "merge", "check_permissions", "policy_problems", "POLICIES",
+           "DEFAULT_ACCOUNT"]
 
 POLICIES = ("allow", "ask", "deny")
 DEFAULT_ACCOUNT = "default"
 
 
-def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """A new mapping: override's values win, nested mappings are merged key by key."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+def check_permissions(perms: Any, where: str) -> None:
+    """Check a ``permissions`` setting read from a file: a mapping of read/write to allow, ask or deny.
+
+    Integrations and MCP servers take the same setting, so they report a bad one the same way; where names the
+    setting's owner (``<file>: integrations.replicate``).
+    """
+    if not isinstance(perms, dict):
+        raise ConfigError(f"{where}.permissions must be a mapping like {{read: allow, write: ask}}")
+    for access, policy in perms.items():
+        if access not in ("read", "write"):
+            raise ConfigError(f"{where}.permissions: unknown access '{access}'; expected read or write")
+        if policy not in POLICIES:
+            raise ConfigError(f"{where}.permissions.{access} must be allow, ask or deny, not {policy!r}")
+
+
+def policy_problems(read: str | None, write: str | None) -> list[str]:
+    """What is wrong with a configure command's --read/--write values (None: not given)."""
+    return [f"--{access}: expected allow, ask or deny, not {value!r}"
+            for access, value in (("read", read), ("write", write)) if value is not None and value not in POLICIES]
 
 
 def _check_integrations(data: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
@@ -77,14 +88,7 @@ def _check_integrations(data: dict[str, Any], path: Path) -> dict[str, dict[str,
             raise ConfigError(f"{where} must be a mapping")
         if "enabled" in settings and not isinstance(settings["enabled"], bool):
             raise ConfigError(f"{where}.enabled must be true or false")
-        perms = settings.get("permissions") or {}
-        if not isinstance(perms, dict):
-            raise ConfigError(f"{where}.permissions must be a mapping like {{read: allow, write: ask}}")
-        for access, policy in perms.items():
-            if access not in ("read", "write"):
-                raise ConfigError(f"{where}.permissions: unknown access '{access}'; expected read or write")
-            if policy not in POLICIES:
-                raise ConfigError(f"{where}.permissions.{access} must be allow, ask or deny, not {policy!r}")
+        check_permissions(settings.get("permissions") or {}, where)
         default = settings.get("default_account")
         if default is not None and not isinstance(default, str):
             raise ConfigError(f"{where}.default_account must be an account name")
@@ -176,17 +180,7 @@ class Config:
 def load_config(cwd: Path | None = None, home: Path | None = None) -> Config:
     """Read home and project config plus the home credentials; missing files count as empty."""
     home_path = home_dir(home)
-    home_file = home_path / CONFIG_FILE
-    integrations = _check_integrations(read_mapping(home_file), home_file)
-    candidate = project_dir(cwd) / CONFIG_FILE
-    project_file: Path | None = None
-    # Run from the folder that holds the home folder (e.g. ~), the "project" file is the home file: read it once.
-    if candidate.is_file() and candidate.resolve() != home_file.resolve():
-        integrations = merge(integrations, _check_integrations(read_mapping(candidate), candidate))
-        project_file = candidate
-    cred_file = home_path / CREDENTIALS_FILE
-    credentials: dict[str, dict[str, dict[str, Any]]] = {}
-    if cred_file.exists():
-        warn_if_exposed(cred_file)
-        credentials = _check_credentials(read_mapping(cred_file), cred_file)
+    integrations, project_file = read_config_section(_check_integrations, home_path, cwd)
+    cred_file, cred_data = read_credentials(home_path)
+    credentials = _check_credentials(cred_data, cred_file)
     return Config(home=home_path, project=project_file, integrations=integrations, credentials=credentials)

@@ -19,9 +19,8 @@ from ..errors import UsageError
 from ..integration import Integration
 from .accounts import TIMEOUT_FIELDS, check_timeout, is_secret_field
 from .envref import env_var_of
-from .paths import CONFIG_FILE, CREDENTIALS_FILE, home_dir, project_dir
-from .settings import POLICIES, load_config
-from .yamlfile import read_mapping, write_mapping
+from .settings import load_config, policy_problems
+from .yaml_store import SettingsEdit, node, prune
 
 __all__ = ["AccountChange", "ChangeReport", "apply_change", "NAME_PATTERN"]
 
@@ -101,102 +100,77 @@ def _validate(change: AccountChange, integration: Integration) -> None:
             problems.append(f"--unset: field name {key!r} must be letters, digits, '_' or '-'")
         if key in change.set:
             problems.append(f"{key}: both --set and --unset given")
-    for access in ("read", "write"):
-        value = getattr(change, access)
-        if value is not None and value not in POLICIES:
-            problems.append(f"--{access}: expected allow, ask or deny, not {value!r}")
+    problems += policy_problems(change.read, change.write)
     if problems:
         raise UsageError("; ".join(problems))
 
 
-def _node(data: dict[str, Any], *keys: str) -> dict[str, Any]:
-    """data[k1][k2]... creating empty mappings on the way (and replacing a null left by hand-editing)."""
-    for key in keys:
-        child = data.get(key)
-        if not isinstance(child, dict):
-            child = data[key] = {}
-        data = child
-    return data
+def _set_fields(change: AccountChange, integration: Integration, edit: SettingsEdit, alias: str,
+                report: ChangeReport) -> None:
+    name = change.integration
+    for key, value in change.set.items():
+        fields = node(edit.config, "integrations", name, "accounts", alias)
+        if is_secret_field(key, integration):
+            node(edit.credentials, name, alias)[key] = str(value)
+            edit.credentials_changed = True
+            # A secret must not also linger in a config file someone may commit.
+            if fields.pop(key, None) is not None:
+                edit.config_changed = True
+            report.lines.append(f"{key}: {_describe_secret(value)}")
+        else:
+            fields[key] = value
+            edit.config_changed = True
+            report.lines.append(f"{key}: {value}")
 
 
-def _prune(data: dict[str, Any], *keys: str) -> None:
-    """Drop the now-empty mappings along keys, deepest first, so unset leaves no `{}` litter behind."""
-    if not keys:
-        return
-    child = data.get(keys[0])
-    if isinstance(child, dict):
-        _prune(child, *keys[1:])
-        if not child:
-            del data[keys[0]]
+def _unset_fields(change: AccountChange, edit: SettingsEdit, alias: str, report: ChangeReport) -> None:
+    """Remove each field from whichever file holds it."""
+    name = change.integration
+    for key in change.unset:
+        removed = False
+        fields = node(edit.config, "integrations", name, "accounts", alias)
+        if key in fields:
+            del fields[key]
+            removed = edit.config_changed = True
+        secret_fields = node(edit.credentials, name, alias)
+        if key in secret_fields:
+            del secret_fields[key]
+            removed = edit.credentials_changed = True
+        report.lines.append(f"{key}: {'removed' if removed else 'was not set'}")
+
+
+def _set_integration(change: AccountChange, edit: SettingsEdit, alias: str, report: ChangeReport) -> None:
+    """The integration-wide settings: enabled, permissions, default account."""
+    settings = node(edit.config, "integrations", change.integration)
+    if change.enabled is not None:
+        settings["enabled"] = change.enabled
+        edit.config_changed = True
+        report.lines.append(f"enabled: {'true' if change.enabled else 'false'}")
+    for access in ("read", "write"):
+        value = getattr(change, access)
+        if value is not None:
+            node(settings, "permissions")[access] = value
+            edit.config_changed = True
+            report.lines.append(f"permissions.{access}: {value}")
+    if change.make_default:
+        settings["default_account"] = alias
+        edit.config_changed = True
+        report.lines.append(f"default_account: {alias}")
 
 
 def apply_change(change: AccountChange, integration: Integration, *, home: Path | None = None,
                  cwd: Path | None = None) -> ChangeReport:
     """Apply change to the files, writing only those that changed."""
     _validate(change, integration)
-    home_path = home_dir(home)
-    config_path = (project_dir(cwd) if change.project else home_path) / CONFIG_FILE
-    creds_path = home_path / CREDENTIALS_FILE
-    config = read_mapping(config_path)
-    creds = read_mapping(creds_path)
+    edit = SettingsEdit.open(project=change.project, home=home, cwd=cwd)
     name = change.integration
-
     # An omitted --account means the account scripts use by default (home and project config merged).
-    alias = change.account or load_config(cwd=cwd, home=home_path).default_account(name)
+    alias = change.account or load_config(cwd=cwd, home=edit.home).default_account(name)
     report = ChangeReport(account=alias)
-    config_changed = creds_changed = False
-
-    for key, value in change.set.items():
-        if is_secret_field(key, integration):
-            _node(creds, name, alias)[key] = str(value)
-            creds_changed = True
-            # A secret must not also linger in a config file someone may commit.
-            fields = _node(config, "integrations", name, "accounts", alias)
-            if fields.pop(key, None) is not None:
-                config_changed = True
-            report.lines.append(f"{key}: {_describe_secret(value)}")
-        else:
-            _node(config, "integrations", name, "accounts", alias)[key] = value
-            config_changed = True
-            report.lines.append(f"{key}: {value}")
-
-    for key in change.unset:
-        removed = False
-        fields = _node(config, "integrations", name, "accounts", alias)
-        if key in fields:
-            del fields[key]
-            removed = config_changed = True
-        secret_fields = _node(creds, name, alias)
-        if key in secret_fields:
-            del secret_fields[key]
-            removed = creds_changed = True
-        report.lines.append(f"{key}: {'removed' if removed else 'was not set'}")
-
-    settings = _node(config, "integrations", name)
-    if change.enabled is not None:
-        settings["enabled"] = change.enabled
-        config_changed = True
-        report.lines.append(f"enabled: {'true' if change.enabled else 'false'}")
-    for access in ("read", "write"):
-        value = getattr(change, access)
-        if value is not None:
-            _node(settings, "permissions")[access] = value
-            config_changed = True
-            report.lines.append(f"permissions.{access}: {value}")
-    if change.make_default:
-        settings["default_account"] = alias
-        config_changed = True
-        report.lines.append(f"default_account: {alias}")
-
-    _prune(config, "integrations", name, "accounts", alias)
-    _prune(creds, name, alias)
-    if creds_changed or (config_changed and not change.project):
-        # The home folder holds the credentials: only its owner should be able to list or enter it.
-        home_path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if config_changed:
-        write_mapping(config_path, config)
-        report.written.append(config_path)
-    if creds_changed:
-        write_mapping(creds_path, creds, private=True)
-        report.written.append(creds_path)
+    _set_fields(change, integration, edit, alias, report)
+    _unset_fields(change, edit, alias, report)
+    _set_integration(change, edit, alias, report)
+    prune(edit.config, "integrations", name, "accounts", alias)
+    prune(edit.credentials, name, alias)
+    report.written = edit.save()
     return report

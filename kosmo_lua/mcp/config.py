@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config.envref import MissingEnvVar, env_var_of, resolve_env
-from ..config.paths import CONFIG_FILE, CREDENTIALS_FILE, home_dir, project_dir
-from ..config.settings import POLICIES, merge
-from ..config.yamlfile import read_mapping, warn_if_exposed
+from ..config.paths import home_dir
+from ..config.settings import check_permissions
+from ..config.yaml_store import read_config_section, read_credentials
 from ..errors import ConfigError
 
 __all__ = ["ServerConfig", "load_servers", "SERVER_NAME", "ENV_NAME", "SERVER_KEYS", "credentials_key",
@@ -143,13 +143,7 @@ def _check_server(settings: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}.cwd must be a folder path")
     perms = settings.get("permissions")
     if perms is not None:
-        if not isinstance(perms, dict):
-            raise ConfigError(f"{where}.permissions must be a mapping like {{read: allow, write: ask}}")
-        for access, policy in perms.items():
-            if access not in ("read", "write"):
-                raise ConfigError(f"{where}.permissions: unknown access '{access}'; expected read or write")
-            if policy not in POLICIES:
-                raise ConfigError(f"{where}.permissions.{access} must be allow, ask or deny, not {policy!r}")
+        check_permissions(perms, where)
 
 
 def _secret_env(credentials: dict[str, Any], name: str, path: Path) -> dict[str, str]:
@@ -165,16 +159,8 @@ def _secret_env(credentials: dict[str, Any], name: str, path: Path) -> dict[str,
 def load_servers(cwd: Path | None = None, home: Path | None = None) -> dict[str, ServerConfig]:
     """Every configured server by name (home config, project config on top, secrets from credentials.yaml)."""
     home_path = home_dir(home)
-    home_file = home_path / CONFIG_FILE
-    merged = _section(read_mapping(home_file), home_file)
-    project_file = project_dir(cwd) / CONFIG_FILE
-    if project_file.is_file() and project_file.resolve() != home_file.resolve():
-        merged = merge(merged, _section(read_mapping(project_file), project_file))
-    cred_file = home_path / CREDENTIALS_FILE
-    credentials: dict[str, Any] = {}
-    if cred_file.exists():
-        warn_if_exposed(cred_file)
-        credentials = read_mapping(cred_file)
+    merged, _ = read_config_section(_section, home_path, cwd)
+    cred_file, credentials = read_credentials(home_path)
     servers: dict[str, ServerConfig] = {}
     for name in sorted(merged):
         settings = merged[name]

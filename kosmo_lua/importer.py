@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import ConfigError, UsageError
 
-__all__ = ["ImportResult", "import_spec", "check_name", "derive_names", "base_url_of", "auth_of"]
+__all__ = ["ImportResult", "import_spec", "check_name", "derive_names", "base_url_of", "auth_of", "credential_fields"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: Names a script or the docs already use for something else.
@@ -42,7 +42,7 @@ class ImportResult:
     operations: int
     functions: tuple[str, ...]  # canonical names, in document order
     base_url: str
-    auth: str  # as integration.yaml spells it: bearer | header:<Name> | query:<name>
+    auth: str  # as integration.yaml spells it: bearer | basic | header:<Name> | query:<name> | cookie:<name>
     notes: tuple[str, ...] = ()  # things the user should know (no server URL, an unsupported auth scheme...)
 
 
@@ -107,9 +107,9 @@ def auth_of(spec: dict[str, Any]) -> tuple[str, str | None]:
     for name in candidates:
         s = schemes[name]
         kind = str(s.get("type", "")).lower()
-        if kind == "http" and str(s.get("scheme", "")).lower() == "bearer":
-            return "bearer", None
-        if kind == "apikey" and s.get("in") in ("header", "query") and s.get("name"):
+        if kind == "http" and str(s.get("scheme", "")).lower() in ("bearer", "basic"):
+            return str(s["scheme"]).lower(), None
+        if kind == "apikey" and s.get("in") in ("header", "query", "cookie") and s.get("name"):
             return f"{s['in']}:{s['name']}", None
         if kind in ("oauth2", "openidconnect"):
             # The engine does not run an OAuth flow; a token obtained elsewhere is sent as a bearer token.
@@ -124,9 +124,14 @@ def auth_of(spec: dict[str, Any]) -> tuple[str, str | None]:
 
 def _parse_auth(text: str) -> str:
     kind, _, name = text.partition(":")
-    if text == "bearer" or (kind in ("header", "query") and name.strip()):
-        return text if text == "bearer" else f"{kind}:{name.strip()}"
-    raise UsageError(f"--auth must be bearer, header:NAME or query:NAME, not {text!r}")
+    if text in ("bearer", "basic") or (kind in ("header", "query", "cookie") and name.strip()):
+        return text if text in ("bearer", "basic") else f"{kind}:{name.strip()}"
+    raise UsageError(f"--auth must be bearer, basic, header:NAME, query:NAME or cookie:NAME, not {text!r}")
+
+
+def credential_fields(auth: str) -> tuple[str, ...]:
+    """The account fields that hold the credential of an imported integration with this auth."""
+    return ("username", "password") if auth == "basic" else ("api_key",)
 
 
 def _op_key(method: str, path: str, raw_op: dict[str, Any]) -> str:
@@ -208,8 +213,10 @@ def _integration_yaml(name: str, title: str, summary: str, spec_file: str, diges
         "summary": summary,
         "spec": {"file": spec_file, "sha256": digest},
         "base_url": base_url,
-        "auth": {"scheme": auth, "credential": "api_key"},
-        "default_account": {"env": {"api_key": f"{env}_API_KEY", "url": f"{env}_BASE_URL"}},
+        "auth": ({"scheme": "basic", "credential": "password", "username": "username"} if auth == "basic"
+                 else {"scheme": auth, "credential": "api_key"}),
+        "default_account": {"env": {**{f: f"{env}_{f.upper()}" for f in credential_fields(auth)},
+                                    "url": f"{env}_BASE_URL"}},
         "permissions": {"read": "allow", "write": "ask"},
         "timeouts": {"connect": 5, "read": 60},
         "retry": {"max_attempts": 3, "backoff_base": 0.25, "backoff_cap": 4},
@@ -224,7 +231,7 @@ def _integration_yaml(name: str, title: str, summary: str, spec_file: str, diges
 def _names_yaml(name: str, title: str, names: dict[str, str], auth: str, skip: tuple[str, ...]) -> str:
     data: dict[str, Any] = {"integration": name, "title": title, "spec_text": True}
     kind, _, param = auth.partition(":")
-    if kind in ("header", "query") and param:
+    if kind in ("header", "query", "cookie") and param:
         data["drop_params"] = [param]  # the engine puts the credential there; scripts never pass it
     data["operations"] = {key: ({"skip": True} if key in skip else {"name": lua}) for key, lua in names.items()}
     for key in skip:
@@ -239,19 +246,24 @@ def _names_yaml(name: str, title: str, names: dict[str, str], auth: str, skip: t
 def _overview(name: str, title: str, summary: str, spec_file: str, base_url: str, auth: str) -> str:
     env = name.upper()
     kind, _, param = auth.partition(":")
-    how = {"bearer": "an `Authorization: Bearer` header", "header": f"the `{param}` header",
-           "query": f"the `{param}` query parameter"}[kind]
+    how = {"bearer": "the key is sent in an `Authorization: Bearer` header",
+           "basic": "the user name and password are sent in an `Authorization: Basic` header",
+           "header": f"the key is sent in the `{param}` header",
+           "query": f"the key is sent in the `{param}` query parameter",
+           "cookie": f"the key is sent in the `{param}` cookie"}[kind]
+    fields = credential_fields(auth)
     lines = [
         f"# {title}", "", summary, "",
         f"Imported from `{spec_file}` with `kosmo integrations:import`. Every operation of the document is a function "
         f"under `app.integrations.{name}`, taking one table of arguments.", "",
         "## Set-up", "",
         "```sh",
-        f"kosmo integrations:configure {name} --set api_key=env:{env}_API_KEY",
+        f"kosmo integrations:configure {name} " + " ".join(f"--set {f}=env:{env}_{f.upper()}" for f in fields),
         f"kosmo integrations:configure {name} --set url=https://...   # when the API lives elsewhere",
         "```", "",
-        f"Requests go to `{base_url or '(no URL in the document: configure one)'}`; the key is sent in {how}. "
-        f"With nothing configured the default account reads `{env}_API_KEY` and `{env}_BASE_URL`. Reads are "
+        f"Requests go to `{base_url or '(no URL in the document: configure one)'}`; {how}. "
+        f"With nothing configured the default account reads "
+        + ", ".join(f"`{env}_{f.upper()}`" for f in fields) + f" and `{env}_BASE_URL`. Reads are "
         "allowed and writes ask by default (`--read` / `--write` change that).",
     ]
     return "\n".join(lines) + "\n"

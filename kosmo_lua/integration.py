@@ -19,19 +19,25 @@ __all__ = ["AuthScheme", "RateLimit", "RetryPolicy", "Timeouts", "ErrorFormat", 
 
 @dataclass(frozen=True)
 class AuthScheme:
-    kind: str = "bearer"  # "bearer" | "header" | "query"
-    name: str = "Authorization"  # header or query parameter name
-    credential: str = "api_key"  # account field holding the secret
+    kind: str = "bearer"  # "bearer" | "basic" | "header" | "query" | "cookie"
+    name: str = "Authorization"  # header, query parameter or cookie name
+    credential: str = "api_key"  # account field holding the secret (the password for basic)
+    #: For ``basic``: the account field holding the user name (a secret too: redacted like the password).
+    username: str | None = None
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> "AuthScheme":
         scheme = str(data.get("scheme", "bearer"))
+        if scheme == "basic":
+            return cls("basic", "Authorization", str(data.get("credential", "password")),
+                       str(data.get("username", "username")))
         credential = str(data.get("credential", "api_key"))
         if scheme == "bearer":
             return cls("bearer", "Authorization", credential)
         kind, _, name = scheme.partition(":")
-        if kind not in ("header", "query") or not name:
-            raise ConfigError(f"auth.scheme must be bearer, header:<Name> or query:<name>, not {scheme!r}")
+        if kind not in ("header", "query", "cookie") or not name:
+            raise ConfigError(f"auth.scheme must be bearer, basic, header:<Name>, query:<name> or cookie:<name>, "
+                              f"not {scheme!r}")
         return cls(kind, name, credential)
 
 

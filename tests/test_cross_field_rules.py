@@ -24,7 +24,7 @@ from kosmo_lua.errors import ArgumentError, ConfigError
 from kosmo_lua.ops.docgen import operation_page_body
 from kosmo_lua.ops.generate import generate_table, load_spec, render_table
 from kosmo_lua.ops.rules import Rule
-from kosmo_lua.ops.table import Operation, load_table, table_from_data, table_to_data
+from kosmo_lua.ops.table import Operation, load_table, table_from_data
 from kosmo_lua.ops.validate import NormalisedArgs, validate_args
 
 REPO = Path(__file__).resolve().parents[1]

@@ -269,7 +269,7 @@ def test_openapi_30_yaml_fixture() -> None:
     listing = ops["beds.list"]
     assert listing.name == "list_garden_beds" and listing.family == "beds"
     params = {p.name: p for p in listing.params}
-    assert "session" not in params  # optional cookie parameters are left out
+    assert (params["session"].location, params["session"].type) == ("cookie", "string")
     assert (params["tag"].type, params["tag"].items) == ("array", "string")
     assert params["page_size"].maximum == 99  # exclusiveMaximum: true on an integer
     assert params["X-Request-Tag"].lua_name == "x_request_tag"  # $ref to components/parameters
@@ -374,7 +374,7 @@ def test_names_yaml_decisions_apply() -> None:
     assert (listing.name, listing.family, listing.summary) == ("list_beds", "planning", "Our words.")
     assert listing.aliases == ("list_garden_beds", "beds")
     assert listing.full_name == "garden.garden_list_beds"
-    assert [p.name for p in listing.params] == ["tag", "include_empty", "page_size"]
+    assert [p.name for p in listing.params] == ["tag", "include_empty", "page_size", "session"]
     assert listing.params[0].description == "Tags to keep." and listing.params[1].description == ""
     get = ops["beds.get"]
     assert get.aliases == () and get.headers == {"Accept": "application/json", "X-Extra": "1"}
@@ -424,11 +424,14 @@ def test_circular_ref_chain_is_refused() -> None:
     (_mini({"/a": {"get": {"operationId": "a", "responses": {}}}, "/b": {"get": {"operationId": "a",
                                                                                "responses": {}}}}),
      "operationId 'a' is used twice"),
-    (_mini({"/a": {"post": {"operationId": "a", "requestBody": {"content": {"application/xml": {}}},
-                            "responses": {}}}}), "not supported"),
+    (_mini({"/a": {"post": {"operationId": "a", "requestBody": {"content": {"application/xml": {
+        "schema": {"type": "object"}}}}, "responses": {}}}}), "not supported"),
     (_mini({"/a": {"get": {"operationId": "a", "parameters": [
-        {"name": "sid", "in": "cookie", "required": True, "schema": {"type": "string"}}], "responses": {}}}}),
-     "required cookie parameter"),
+        {"name": "ids", "in": "query", "style": "matrix", "schema": {"type": "array"}}], "responses": {}}}}),
+     "style 'matrix' is not supported in query (supported: form, spaceDelimited, pipeDelimited, deepObject)"),
+    (_mini({"/a": {"get": {"operationId": "a", "parameters": [
+        {"name": "ids", "in": "query", "style": "deepObject", "schema": {"type": "array"}}], "responses": {}}}}),
+     "style deepObject needs an object schema"),
     (_mini({"/a": {"get": {"operationId": "a", "parameters": [
         {"name": "x-y", "in": "query"}, {"name": "x_y", "in": "query"}], "responses": {}}}}),
      "share the name 'x_y'"),

@@ -6,6 +6,8 @@ scripts call them against a loopback server (written here, http.server in a thre
   operation without operationId that needs no credentials.
 * darkroom-3.1.json: OpenAPI 3.1 JSON, bearer auth plus a query-token variant, server variables, multipart and
   form-urlencoded bodies, a media response, a text response.
+* bazaar-3.1.yaml: OpenAPI 3.1 YAML, HTTP basic auth plus an apiKey-cookie variant, query parameters in every style,
+  header / path arrays, label and matrix paths, cookie parameters, binary request bodies.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import pytest
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"
 SHELTER = FIXTURES / "shelter-3.0.yaml"
 DARKROOM = FIXTURES / "darkroom-3.1.json"
+BAZAAR = FIXTURES / "bazaar-3.1.yaml"
 KOSMO = [sys.executable, "-m", "kosmo_lua"]
 PNG = b"\x89PNG\r\n\x1a\n-preview-"
 
@@ -41,6 +44,7 @@ class Seen:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    raw_query: str = ""  # the query string exactly as it arrived
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -80,7 +84,7 @@ class Recorder:
                 target = urlsplit(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 recorder.seen.append(Seen(self.command, target.path, parse_qs(target.query, keep_blank_values=True),
-                                          {k.lower(): v for k, v in self.headers.items()}, body))
+                                          {k.lower(): v for k, v in self.headers.items()}, body, target.query))
                 status, ctype, payload = recorder.routes.get(
                     (self.command, target.path), (404, "application/json", b'{"message": "no such route"}'))
                 self.send_response(status)
@@ -129,9 +133,11 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
-def kosmo(home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOSMO_", "SHELTER_", "DARKROOM_"))}
+def kosmo(home: Path, *args: str, cwd: Path | None = None,
+          extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOSMO_", "SHELTER_", "DARKROOM_", "BAZAAR_"))}
     env["KOSMO_HOME"] = str(home)
+    env.update(extra_env or {})
     return subprocess.run([*KOSMO, *args], capture_output=True, text=True, env=env, cwd=cwd or home.parent,
                           timeout=60, stdin=subprocess.DEVNULL)
 
@@ -308,8 +314,8 @@ def test_names_that_are_refused(home: Path, name: str, message: str) -> None:
 
 
 def test_bad_options_and_documents(home: Path, tmp_path: Path) -> None:
-    proc = kosmo(home, "integrations:import", "--spec", str(SHELTER), "--name", "x1", "--auth", "basic")
-    assert proc.returncode == 2 and "bearer, header:NAME or query:NAME" in proc.stderr
+    proc = kosmo(home, "integrations:import", "--spec", str(SHELTER), "--name", "x1", "--auth", "digest")
+    assert proc.returncode == 2 and "bearer, basic, header:NAME, query:NAME or cookie:NAME" in proc.stderr
     swagger = tmp_path / "old.json"
     swagger.write_text('{"swagger": "2.0", "paths": {}}')
     proc = kosmo(home, "integrations:import", "--spec", str(swagger), "--name", "x2")
@@ -326,8 +332,8 @@ paths:
       operationId: putRaw
       requestBody:
         content:
-          application/octet-stream:
-            schema: {type: string, format: binary}
+          application/xml:
+            schema: {type: object, properties: {name: {type: string}}}
       responses: {"204": {description: stored}}
   /ok:
     get:
@@ -340,7 +346,7 @@ def test_unsupported_operation_can_be_skipped(home: Path, tmp_path: Path) -> Non
     spec = tmp_path / "raw.yaml"
     spec.write_text(RAW_BODY)
     proc = kosmo(home, "integrations:import", "--spec", str(spec), "--name", "raw")
-    assert proc.returncode == 1 and "application/octet-stream" in proc.stderr and "--skip putRaw" in proc.stderr
+    assert proc.returncode == 1 and "application/xml" in proc.stderr and "--skip putRaw" in proc.stderr
     assert not (home / "integrations" / "raw").exists()
     out = imported(home, spec, "raw", "--skip", "putRaw")
     assert "1 operations (get_ok)" in out and "no absolute server URL" in out
@@ -376,7 +382,11 @@ def test_derived_names_and_document_reading() -> None:
     oauth = {"components": {"securitySchemes": {"o": {"type": "oauth2"}}}}
     assert auth_of(oauth)[0] == "bearer" and "oauth2" in (auth_of(oauth)[1] or "")
     basic = {"components": {"securitySchemes": {"b": {"type": "http", "scheme": "basic"}}}}
-    assert auth_of(basic) == ("bearer", auth_of(basic)[1]) and "--auth" in (auth_of(basic)[1] or "")
+    assert auth_of(basic) == ("basic", None)
+    cookie = {"components": {"securitySchemes": {"c": {"type": "apiKey", "in": "cookie", "name": "sid"}}}}
+    assert auth_of(cookie) == ("cookie:sid", None)
+    digest = {"components": {"securitySchemes": {"d": {"type": "http", "scheme": "digest"}}}}
+    assert auth_of(digest) == ("bearer", auth_of(digest)[1]) and "--auth" in (auth_of(digest)[1] or "")
     assert auth_of({}) == ("bearer", None)
 
 
@@ -393,3 +403,179 @@ def test_imported_integration_gets_editor_annotations(home: Path, tmp_path: Path
     assert "---@field species kosmo.shelter.species" in text
     assert '---@alias kosmo.shelter.species "cat"|"dog"|"rabbit"' in text
     assert "---@field shelter kosmo.shelter" in (out / "kosmo.gen.lua").read_text()
+
+
+# -- OpenAPI 3.1, basic auth / cookie auth, parameter styles, cookies, binary bodies ------------------------------
+
+BAZAAR_SCRIPT = r"""
+    local b = %s
+    local stalls = b.list_stalls({ tag = { "a", "b c" }, color = { "red", "blue" }, size = { "S", "M" },
+                                   mark = { "x", "y" }, filter = { material = "wool", max_price = 9.5 },
+                                   near = { lat = 51.5, lon = -0.12 }, sort = "name", x_stall_ids = { 3, 4 },
+                                   lang = "en-GB", seen = { "a b", "c" } })
+    local goods = b.list_goods({ stall_ids = { 3, 4 }, where = { kind = "lamp" } })
+    local bins = b.get_bins({ codes = { "a", "b/c" } })
+    local rack = b.get_rack({ rack = { row = 2, shelf = "top" } })
+    local photo = b.upload_stall_photo({ stall_id = 7, body = "photo.bin" })
+    local sketch = b.upload_stall_sketch({ stall_id = 7, body = { content = "\137PNG\r\n\26\n-sketch-" } })
+    local receipt = b.upload_receipt({ body = { content = "%%PDF-1.7 receipt", filename = "r.pdf" } })
+    local me = b.who_am_i()
+    return { stalls = #stalls, goods = #goods, bins = bins.ok, rack = rack.ok, photo = photo.bytes,
+             sketch = sketch.content_type, receipt = next(receipt) == nil, me = me.user }
+"""
+PHOTO = b"\x00\x01raw photo\xff"
+SKETCH = b"\x89PNG\r\n\x1a\n-sketch-"
+
+
+def _bazaar_routes(server: Recorder) -> None:
+    server.routes.update({
+        ("GET", "/api/stalls"): _json([{"id": 3, "name": "Lamps"}]),
+        ("GET", "/api/stalls/3,4/goods"): _json([{"kind": "lamp"}, {"kind": "lamp"}]),
+        ("GET", "/api/bins/.a.b%2Fc"): _json({"ok": "bins"}),
+        ("GET", "/api/racks/;rack=row,2,shelf,top"): _json({"ok": "rack"}),
+        ("PUT", "/api/stalls/7/photo"): _json({"bytes": len(PHOTO), "content_type": "application/octet-stream"}),
+        ("POST", "/api/stalls/7/sketch"): _json({"bytes": len(SKETCH), "content_type": "image/png"}, 201),
+        ("POST", "/api/receipts"): (204, "", b""),
+        ("GET", "/api/whoami"): _json({"user": "ann"}),
+    })
+
+
+def test_bazaar_styles_cookies_binary_bodies_and_basic_auth(home: Path, server: Recorder) -> None:
+    import base64
+
+    out = imported(home, BAZAAR, "bazaar")
+    assert "auth: basic" in out and "--set username=... --set password=..." in out
+    integration = (home / "integrations" / "bazaar" / "integration.yaml").read_text()
+    assert "scheme: basic" in integration and "username: BAZAAR_USERNAME" in integration
+    _bazaar_routes(server)
+    proc = kosmo(home, "integrations:configure", "bazaar", "--set", f"url={server.url}/api", "--set",
+                 "username=ann", "--set", "password=pa:ss wörd")
+    assert proc.returncode == 0, proc.stderr
+    (home.parent / "photo.bin").write_bytes(PHOTO)
+    result = lua(home, BAZAAR_SCRIPT % "app.integrations.bazaar")["result"][0]
+    assert result == {"stalls": 1, "goods": 2, "bins": "bins", "rack": "rack", "photo": len(PHOTO),
+                      "sketch": "image/png", "receipt": True, "me": "ann"}
+
+    basic = "Basic " + base64.b64encode("ann:pa:ss wörd".encode()).decode()
+    assert all(seen.headers["authorization"] == basic for seen in server.seen)
+    listing = server.by("GET", "/api/stalls")
+    assert listing.raw_query == ("tag=a&tag=b%20c&color=red,blue&size=S%20M&mark=x%7Cy&filter%5Bmaterial%5D=wool"
+                                 "&filter%5Bmax_price%5D=9.5&lat=51.5&lon=-0.12&sort=name")
+    assert listing.headers["x-stall-ids"] == "3,4"
+    assert listing.headers["cookie"] == "lang=en-GB; seen=a%20b,c"
+    goods = server.by("GET", "/api/stalls/3,4/goods")
+    assert goods.raw_query == "where=%7B%22kind%22%3A%22lamp%22%7D" and "cookie" not in goods.headers
+    photo = server.by("PUT", "/api/stalls/7/photo")
+    assert (photo.body, photo.headers["content-type"]) == (PHOTO, "application/octet-stream")
+    sketch = server.by("POST", "/api/stalls/7/sketch")
+    assert (sketch.body, sketch.headers["content-type"]) == (SKETCH, "image/png")  # image/*: the file's own type
+    receipt = server.by("POST", "/api/receipts")
+    assert (receipt.body, receipt.headers["content-type"]) == (b"%PDF-1.7 receipt", "application/pdf")
+    assert len(server.seen) == 8
+
+
+def test_bazaar_arguments_that_a_style_cannot_carry_are_refused(home: Path, server: Recorder) -> None:
+    imported(home, BAZAAR, "bazaar")
+    configure(home, "bazaar", server.url + "/api", "unused")
+    env = lua(home, r"""
+        local b = app.integrations.bazaar
+        local messages = {}
+        for _, args in ipairs({
+            { color = { "red,blue" } },                 -- a comma inside a comma-joined value
+            { filter = { material = { "wool" } } },     -- a table inside a deepObject
+            { x_stall_ids = { 3, "x\ny" } },            -- not an integer, and a header cannot hold it anyway
+        }) do
+            local ok, err = pcall(b.list_stalls, args)
+            messages[#messages + 1] = (not ok) and tostring(err) or "sent"
+        end
+        for _, call in ipairs({
+            function() return b.list_goods({ stall_ids = {} }) end,
+            function() return b.upload_stall_photo({ stall_id = 7 }) end,
+            function() return b.upload_stall_photo({ stall_id = 7, body = 42 }) end,
+            function() return b.upload_stall_photo({ stall_id = 7, body = "no-such-file.bin" }) end,
+        }) do
+            local ok, err = pcall(call)
+            messages[#messages + 1] = (not ok) and tostring(err) or "sent"
+        end
+        return messages
+    """)
+    messages = env["result"][0]
+    assert all("list_stalls" in m for m in messages[:3]) and all("upload_stall_photo" in m for m in messages[4:])
+    assert "parameter 'color' cannot send \"red,blue\": its values are joined by ','" in messages[0]
+    assert "parameter 'filter.material' expects a string, number or boolean" in messages[1]
+    assert "parameter 'x_stall_ids'[2] expects an integer" in messages[2]
+    assert "list_goods" in messages[3] and "parameter 'stall_ids' must not be empty" in messages[3]
+    assert "missing required parameter 'body' (body, file sent as application/octet-stream)" in messages[4]
+    assert "parameter 'body' expects a file (a path, raw bytes" in messages[5]
+    assert "parameter 'body': no such file 'no-such-file.bin'" in messages[6]
+    assert server.seen == []  # nothing was sent
+
+
+def test_bazaar_cookie_auth_variant_joins_the_request_cookies(home: Path, server: Recorder) -> None:
+    out = imported(home, BAZAAR, "bazaar_c", "--auth", "cookie:bazaar_session")
+    assert "auth: cookie:bazaar_session" in out
+    _bazaar_routes(server)
+    configure(home, "bazaar_c", server.url + "/api", "s3ss;on")
+    result = lua(home, """
+        local b = app.integrations.bazaar_c
+        return b.list_stalls({ lang = "en", seen = { "x" } })[1].name, b.who_am_i().user
+    """)["result"]
+    assert result == ["Lamps", "ann"]
+    assert server.by("GET", "/api/stalls").headers["cookie"] == "lang=en; seen=x; bazaar_session=s3ss;on"
+    me = server.by("GET", "/api/whoami")
+    assert me.headers["cookie"] == "bazaar_session=s3ss;on" and "authorization" not in me.headers
+
+
+BASIC_USER = "ann_USER_canary"
+BASIC_PASSWORD = "pw_SECRET+canary/42"
+
+
+def _basic_forms() -> list[str]:
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    forms = [BASIC_USER, BASIC_PASSWORD, quote(BASIC_PASSWORD, safe=""), quote_plus(BASIC_PASSWORD),
+             base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()]
+    return forms + ["USER_canary", "SECRET+canary"]
+
+
+def test_bazaar_basic_credentials_never_show(home: Path, server: Recorder) -> None:
+    """An API that echoes the credentials back (decoded and encoded) in a 401: neither the user name, the password
+    nor the Authorization value reaches the script, the envelope, the debug log or any listing."""
+    import base64
+
+    imported(home, BAZAAR, "bazaar")
+    token = base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
+    echo = {"message": f"bad login for {BASIC_USER} with {BASIC_PASSWORD} (Authorization: Basic {token})"}
+    server.routes[("GET", "/api/whoami")] = _json(echo, 401)
+    outputs: list[str] = []
+    proc = kosmo(home, "integrations:configure", "bazaar", "--account", "shop", "--set", f"url={server.url}/api",
+                 "--set", f"password={BASIC_PASSWORD}")
+    assert proc.returncode == 0, proc.stderr
+    outputs += [proc.stdout, proc.stderr]
+    script = """
+        local ok, err = pcall(app.integrations.bazaar.shop.who_am_i)
+        print(tostring(err))
+        return err.kind, err.message
+    """
+    missing = lua(home, script)  # no user name yet: a clear error that names the field to set
+    assert missing["result"][0] == "credentials"
+    assert "no username for bazaar account 'shop'" in missing["result"][1]
+    assert "--set username=..." in missing["result"][1]
+    proc = kosmo(home, "integrations:configure", "bazaar", "--account", "shop", "--set", f"username={BASIC_USER}")
+    assert proc.returncode == 0, proc.stderr
+    outputs += [proc.stdout, proc.stderr]
+    for extra_env in ({}, {"KOSMO_DEBUG": "1"}):
+        proc = kosmo(home, "integrations:lua", "--json", "--force", "--eval", script, extra_env=extra_env)
+        envelope = json.loads(proc.stdout)
+        assert envelope["result"][0] == "http" and "bad login for ***" in envelope["result"][1]
+        outputs += [proc.stdout, proc.stderr]
+    for args in (("integrations:accounts", "bazaar"), ("integrations:accounts", "--json"),
+                 ("integrations:docs", "bazaar")):
+        proc = kosmo(home, *args)
+        assert proc.returncode == 0, proc.stderr
+        outputs += [proc.stdout, proc.stderr]
+    assert [seen.headers["authorization"] for seen in server.seen] == [f"Basic {token}"] * 2  # it went on the wire
+    for text in outputs:
+        for form in _basic_forms():
+            assert form not in text, f"{form!r} leaked in: {text[:2000]}"

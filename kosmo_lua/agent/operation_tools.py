@@ -69,7 +69,7 @@ def _with_common(schema: dict[str, Any], *, description: str, enum: tuple[Any, .
 
 
 def _param_schema(p: "Param") -> dict[str, Any]:
-    where = {"path": "URL path", "query": "query", "header": "header"}[p.location]
+    where = {"path": "URL path", "query": "query", "header": "header", "cookie": "cookie"}[p.location]
     description = f"{p.description} ({where} parameter)" if p.description else f"({where} parameter)"
     return _with_common(_base_schema(p.type, p.items), description=description, enum=p.enum, default=p.default,
                         minimum=p.minimum, maximum=p.maximum, pattern=p.pattern, min_length=p.min_length,
@@ -100,6 +100,12 @@ def _field_schema(f: "BodyField") -> dict[str, Any]:
 def _body_properties(body: "Body", taken: set[str]) -> tuple[dict[str, Any], list[str]]:
     props: dict[str, Any] = {}
     required: list[str] = []
+    if body.encoding == "binary":
+        what = body.description or f"The file to send as the request body ({body.content_type})."
+        props["body"] = {"type": "string", "description": f"{what} {_FILE_NOTE}"}
+        if body.required:
+            required.append("body")
+        return props, required
     if body.encoding == "text":
         props["body"] = {"type": "string", "description": body.description or "The request body (text)."}
         if body.required:
@@ -136,7 +142,8 @@ def operation_input_schema(op: "Operation") -> dict[str, Any]:
         body_props, body_required = _body_properties(op.body, set(props))
         props.update(body_props)
         required += body_required
-        open_body = op.body.additional_properties and op.body.encoding != "text" and bool(op.body.fields)
+        open_body = op.body.additional_properties and op.body.encoding not in ("text", "binary") \
+            and bool(op.body.fields)
     for name in engine_argument_names(op.response):
         type_, what = ENGINE_ARGUMENTS[name]
         schema: dict[str, Any] = {"type": type_, "description": what[0].upper() + what[1:] + "."}

@@ -31,7 +31,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, metavar="NAME", help="the integration's name (lower case, e.g. petstore)")
     p.add_argument("--base-url", metavar="URL", help="where the API lives (default: the document's first server)")
     p.add_argument("--auth", metavar="SCHEME",
-                   help="bearer, header:NAME or query:NAME (default: from the document's securitySchemes)")
+                   help="bearer, basic, header:NAME, query:NAME or cookie:NAME (default: from the document's "
+                        "securitySchemes)")
     p.add_argument("--skip", action="append", default=[], metavar="OPERATION_ID",
                    help="leave an operation out (repeatable), e.g. one whose body type is not supported")
     p.add_argument("--force", action="store_true", help="replace an integration of the same name imported before")
@@ -40,7 +41,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 def run(ns: argparse.Namespace) -> int:
     from ..errors import ConfigError, UsageError
-    from ..importer import import_spec
+    from ..importer import credential_fields, import_spec
 
     spec = Path(ns.spec)
     if not spec.is_file():
@@ -69,6 +70,7 @@ def run(ns: argparse.Namespace) -> int:
     print(f"base URL: {result.base_url or '(none)'}; auth: {result.auth}")
     for note in result.notes:
         print(f"note: {note}")
-    print(f"next: kosmo integrations:configure {result.name} --set api_key=...   then   "
+    settings = " ".join(f"--set {f}=..." for f in credential_fields(result.auth))
+    print(f"next: kosmo integrations:configure {result.name} {settings}   then   "
           f"kosmo integrations:docs {result.name}")
     return 0

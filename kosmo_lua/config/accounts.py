@@ -32,8 +32,9 @@ TIMEOUT_FIELDS = {"connect_timeout": "connect", "read_timeout": "read"}
 
 
 def is_secret_field(name: str, integration: Integration | None = None) -> bool:
-    """True for the integration's auth credential field and any field named like *key/*token/*secret/password."""
-    if integration is not None and name == integration.auth.credential:
+    """True for the integration's auth credential fields (basic auth's user name too) and any field named like
+    *key/*token/*secret/password."""
+    if integration is not None and name in (integration.auth.credential, integration.auth.username):
         return True
     return bool(_SECRET_NAME.search(name))
 

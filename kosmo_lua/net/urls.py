@@ -49,10 +49,12 @@ def build_url(base_url: str, path: str, query: Sequence[tuple[str, str]], *, abs
         dropped = set(drop_params)
         pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in dropped]
         pairs += list(query)
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs, quote_via=quote), ""))
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs, quote_via=quote, safe=","), ""))
     url = base_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
     if query:
-        url += "?" + urlencode(list(query), quote_via=quote)
+        # Every reserved character is percent-encoded except ",", which RFC 3986 allows in a query as it is: it is
+        # the delimiter of OpenAPI's non-exploded arrays (tag=a,b; kosmo_lua.ops.styles).
+        url += "?" + urlencode(list(query), quote_via=quote, safe=",")
     return url
 
 

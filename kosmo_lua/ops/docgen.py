@@ -79,11 +79,42 @@ def _param_rows(params: tuple[Param, ...]) -> list[str]:
         name = f"`{p.lua_name}`" + (f" (`{p.name}`)" if p.lua_name != p.name else "")
         desc = p.description
         extra = _constraints(p.enum, p.minimum, p.maximum, p.default, p.pattern, p.min_length, p.max_length)
+        sent = _sent_as(p)
+        if sent:
+            extra = f"{extra}; {sent}" if extra else sent
         if extra:
             desc = f"{desc} ({extra})" if desc else extra
         rows.append(f"| {name} | {p.location} | {lua_type(p.type, p.items)} | {'yes' if p.required else 'no'} | "
                     f"{_cell(desc)} |")
     return rows
+
+
+def _sent_as(p: Param) -> str:
+    """How an array or object parameter travels, when that is not the usual repeated query key."""
+    from .styles import explode_of, style_of
+
+    if p.type not in ("array", "object") and not p.style:
+        return ""
+    style, explode = style_of(p), explode_of(p)
+    if style == "json":
+        return "sent as JSON text"
+    if p.type == "array" and p.location == "query" and style == "form" and explode:
+        return ""  # the default every page already implies: the key repeats
+    obj = p.type == "object"
+    if style == "deepObject":
+        return f"sent as `{p.name}[key]=value`"
+    if p.location == "query" and style == "form" and explode:
+        return "each key is sent as its own query parameter" if obj else ""
+    if p.location == "cookie" and explode:
+        return "each key is sent as its own cookie" if obj else f"each value is sent as a `{p.name}` cookie"
+    joiner = {"spaceDelimited": "spaces", "pipeDelimited": "`|`"}.get(style, "commas")
+    if style == "label":
+        return f"sent as `.value` (label style{', exploded' if explode else ''})"
+    if style == "matrix":
+        return f"sent as `;{p.name}=value` (matrix style{', exploded' if explode else ''})"
+    if obj:
+        return f"sent as keys and values joined by {joiner}" + (" (`key=value`)" if explode else "")
+    return f"values joined by {joiner}"
 
 
 def _field_rows(fields: tuple[BodyField, ...]) -> list[str]:
@@ -101,8 +132,13 @@ def _field_rows(fields: tuple[BodyField, ...]) -> list[str]:
 def _body_section(body: Body) -> list[str]:
     out = ["", "## Body", ""]
     kind = {"json": "JSON", "text": "plain text", "multipart": "multipart/form-data",
-            "form": "application/x-www-form-urlencoded"}[body.encoding]
+            "form": "application/x-www-form-urlencoded", "binary": body.content_type}[body.encoding]
     need = "required" if body.required else "optional"
+    if body.encoding == "binary":
+        out.append(f"A {need} file sent as the raw body (`{kind}`), passed as `body = ...`: a local path, raw bytes, "
+                   "`{ content = ..., filename = ..., content_type = ... }`, or the table another call returned. "
+                   f"{body.description}".rstrip())
+        return out
     if body.encoding == "text":
         out.append(f"A {need} {kind} string, passed as `body = \"...\"`. {body.description}".rstrip())
         return out
@@ -212,7 +248,8 @@ def overview_page_body(loaded: "LoadedIntegration") -> str:
     lines += ["", "## Accounts", "",
               f"`app.integrations.{info.name}.<fn>` uses the default account; `app.integrations.{info.name}.<alias>"
               f".<fn>` a named one (`kosmo integrations:configure {info.name} --account <alias> --set "
-              f"{info.auth.credential}=...`)."]
+              + (f"{info.auth.username}=... --set " if info.auth.username else "")
+              + f"{info.auth.credential}=...`)."]
     if info.default_env:
         env = ", ".join(f"`{v}`" for v in info.default_env.values())
         lines.append(f"With nothing configured, the default account comes from {env}.")

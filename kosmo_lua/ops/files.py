@@ -1,7 +1,8 @@
 """File inputs: what a script gives for a binary body field, turned into bytes with a name and a type.
 
 This is the only part of request building that touches the file system, and it runs before the pure builder:
-``validate_args`` -> ``resolve_file_inputs`` -> ``build_request``. A binary field accepts
+``validate_args`` -> ``resolve_file_inputs`` -> ``build_request``. A binary field (multipart), or the whole body of
+an operation whose body is a file (``Body.encoding == "binary"``, given as ``body = ...``), accepts
 
 * a local path: a string naming an existing file (relative to ``cwd``);
 * raw content: a bytes value, or a string that cannot be a path (it holds NUL or a line break, or is very long);
@@ -209,7 +210,10 @@ def _from_table(table: dict[str, Any], *, fail: Any, cwd: Path | None, max_bytes
 
 def resolve_file_inputs(op: Operation, args: NormalisedArgs, *, function: str, cwd: Path | None = None,
                         max_bytes: int = MAX_FILE_BYTES) -> NormalisedArgs:
-    """``args`` with every binary body field (and array of them) read into ``FileInput``s."""
+    """``args`` with every binary body field (and array of them), or a binary body, read into ``FileInput``s."""
+    if op.body is not None and op.body.encoding == "binary" and args.body is not None:
+        return replace(args, body=read_file_input(args.body, function=function, param="body", cwd=cwd,
+                                                  max_bytes=max_bytes))
     if op.body is None or not isinstance(args.body, dict):
         return args
     binary = {f.name: f for f in op.body.fields if f.type == "binary" or f.items == "binary"}

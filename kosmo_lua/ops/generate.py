@@ -41,6 +41,7 @@ from typing import Any
 from ..errors import ConfigError
 from .naming import is_lua_identifier, lua_param_name, snake_case, title_alias
 from .rules import Rule, normalise_rule, rule_from_data
+from .styles import DEFAULT_STYLES, STYLES, default_explode
 from .table import Body, BodyField, Operation, OperationTable, Param, Response, table_to_data
 from .validate import engine_argument_names
 
@@ -365,8 +366,9 @@ def _params(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, path_
     out: list[Param] = []
     for (name, location), p in merged.items():
         schema = p.get("schema")
-        if schema is None and isinstance(p.get("content"), dict) and p["content"]:
-            schema = next(iter(p["content"].values())).get("schema")
+        by_content = schema is None and isinstance(p.get("content"), dict) and bool(p["content"])
+        if by_content:
+            schema = (next(iter(p["content"].values())) or {}).get("schema")
         flat = _flat(refs, schema or {})
         if location == "header" and name.lower() in ENGINE_HEADER_PARAMS:
             if name.lower() == "accept" and flat.get("enum"):
@@ -375,14 +377,10 @@ def _params(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, path_
             continue
         if name.lower() in dropped:
             continue
-        if location == "cookie":
-            if p.get("required"):
-                raise ConfigError(f"{where}: required cookie parameter {name!r} is not supported "
-                                  "(drop it in names.yaml if the engine supplies it)")
-            continue
-        if location not in ("path", "query", "header"):
+        if location not in ("path", "query", "header", "cookie"):
             raise ConfigError(f"{where}: parameter {name!r} has unknown location {location!r}")
         kind, items, _ = _field_type(refs, flat)
+        style, explode = _style(p, location, kind, by_content, f"{where}: parameter {name!r}")
         lo, hi = _bounds(flat)
         # Examples are sample content, copied only with the rest of the spec's text.
         example = p.get("example", flat.get("example")) if names.spec_text else None
@@ -402,11 +400,45 @@ def _params(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, path_
             items=items,
             min_length=flat.get("minLength"),
             max_length=flat.get("maxLength"),
+            style=style,
+            explode=explode,
         ))
     return out, accept, accept_default
 
 
-_BODY_PREFERENCE = ("json", "multipart", "form", "text")
+def _style(p: dict[str, Any], location: str, kind: str, by_content: bool, where: str
+           ) -> tuple[str | None, bool | None]:
+    """(style, explode) as the table stores them: None where they are the defaults (``kosmo_lua.ops.styles``)."""
+    if by_content:
+        # A parameter declared with `content` is that media type's text: JSON for a table value.
+        return ("json", None) if kind in ("object", "array", "any") else (None, None)
+    single = kind not in ("object", "array", "any")
+    if single and location != "path":
+        return None, None  # one value reads the same in every query, header and cookie style
+    style = p.get("style", DEFAULT_STYLES[location])
+    explode = p.get("explode")
+    if style not in STYLES[location] or style == "json":
+        known = ", ".join(s for s in STYLES[location] if s != "json")
+        raise ConfigError(f"{where}: style {style!r} is not supported in {location} (supported: {known})")
+    if explode is not None and not isinstance(explode, bool):
+        raise ConfigError(f"{where}: explode must be true or false, not {explode!r}")
+    if style == "deepObject" and kind == "array":
+        raise ConfigError(f"{where}: style deepObject needs an object schema, not an array")
+    if style in ("spaceDelimited", "pipeDelimited") and explode:
+        style, explode = "form", None  # exploded, the delimiter never appears: the key repeats as in form
+    if style == "deepObject" or single or (style == "simple" and kind == "array"):
+        explode = None  # deepObject is one key per property; a single value or a simple array never explodes
+    elif explode is not None and explode == default_explode(style):
+        explode = None
+    if style == DEFAULT_STYLES[location]:
+        style = None
+    return style, explode
+
+
+_BODY_PREFERENCE = ("json", "multipart", "form", "text", "binary")
+#: Request media types that are always a file's bytes, whatever their schema says.
+_BINARY_MEDIA = ("application/octet-stream", "*/*")
+_BINARY_FAMILIES = ("image/", "audio/", "video/", "font/")
 
 
 def _encoding(media_type: str) -> str | None:
@@ -419,6 +451,21 @@ def _encoding(media_type: str) -> str | None:
         return "form"
     if mt.startswith("text/"):
         return "text"
+    return None
+
+
+def _body_encoding(refs: _Refs, media_type: str, media: Any) -> str | None:
+    """How a request body of this media type is sent; ``binary`` (a file input sent as it is) for file types and
+    for any other type whose schema is a binary string or absent; None when it cannot be sent."""
+    known = _encoding(media_type)
+    if known is not None:
+        return known
+    mt = media_type.split(";")[0].strip().lower()
+    if mt in _BINARY_MEDIA or mt.startswith(_BINARY_FAMILIES) or mt.endswith("/*"):
+        return "binary"
+    schema = (media or {}).get("schema") if isinstance(media, dict) else None
+    if not schema or _is_binary(_flat(refs, schema)):
+        return "binary"
     return None
 
 
@@ -437,19 +484,20 @@ def _body(refs: _Refs, names: _Names, entry: dict[str, Any], where: str, raw_op:
     else:
         by_encoding = {}
         for media_type in content:
-            by_encoding.setdefault(_encoding(media_type), media_type)
+            by_encoding.setdefault(_body_encoding(refs, media_type, content[media_type]), media_type)
         chosen = next((by_encoding[e] for e in _BODY_PREFERENCE if e in by_encoding), None)
         if chosen is None:
             raise ConfigError(f"{where}: request body types {sorted(content)} are not supported "
-                              "(json, multipart/form-data, x-www-form-urlencoded, text/*); skip it in names.yaml")
-    encoding = _encoding(chosen) or "text"
+                              "(json, multipart/form-data, x-www-form-urlencoded, text/*, or a binary file); "
+                              "skip it in names.yaml")
+    encoding = _body_encoding(refs, chosen, content[chosen]) or "text"
     raw_schema = (content[chosen] or {}).get("schema") or {}
     flat = _flat(refs, raw_schema)
     keep = names.spec_text
     fields: list[BodyField] = []
     body_schema: dict[str, Any] | None = None
     required_names = [str(r) for r in flat.get("required") or ()]
-    if encoding == "text":
+    if encoding in ("text", "binary"):
         pass
     elif flat["type"] == "object" and (flat.get("properties") or encoding in ("multipart", "form")):
         for name, prop in (flat.get("properties") or {}).items():

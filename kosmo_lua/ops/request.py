@@ -3,12 +3,17 @@
 Rules, the same for every integration:
 
 * path parameters are percent-encoded whole (a "/" inside an id becomes %2F, so it cannot reach another endpoint);
-* query parameters follow the operation's order; arrays repeat the key; booleans are "true"/"false";
+* query parameters follow the operation's order; booleans are "true"/"false";
+* arrays and objects in parameters follow the parameter's OpenAPI ``style`` / ``explode`` (``kosmo_lua.ops.styles``):
+  by default query arrays repeat the key (``tag=a&tag=b``), query objects send one pair per key (``k=v&l=w``), path
+  and header arrays are joined by commas (``a,b``);
 * headers: the operation's fixed headers (``Operation.headers``, e.g. Accept), then header parameters by their exact
-  API names; an engine-level ``accept`` argument replaces Accept;
+  API names, then cookie parameters as one ``Cookie: a=1; b=2`` header; an engine-level ``accept`` argument replaces
+  Accept;
 * bodies: compact JSON with sorted keys (empty objects stay objects, empty arrays stay arrays), the bare text for
-  text bodies, url-encoded forms, or multipart/form-data (``kosmo_lua.ops.multipart``) where file fields become file
-  parts, numbers and booleans become text and objects/arrays become JSON text.
+  text bodies, url-encoded forms, multipart/form-data (``kosmo_lua.ops.multipart``) where file fields become file
+  parts, numbers and booleans become text and objects/arrays become JSON text, or a file's bytes as they are for
+  ``binary`` bodies (with the declared content type; for a range such as ``image/*``, the file's own type).
 
 Per-operation multipart rules are data in ``Operation.extra``:
 ``file_content_type_from: <field>`` (that body field, when given, is the file part's Content-Type; when absent it is
@@ -21,13 +26,14 @@ import base64
 import json
 import math
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from ..sandbox.values import JsonNull
 from .files import FileInput, guess_content_type
 from .multipart import Part, encode_multipart
 from .spec import RequestSpec
-from .table import Operation
+from .styles import cookie_pairs, header_text, path_text, query_pairs
+from .table import Body, Operation
 from .validate import NormalisedArgs
 
 __all__ = ["build_request", "json_bytes", "DEFAULT_FILE_CONTENT_TYPE", "DEFAULT_FILENAME"]
@@ -76,7 +82,7 @@ def _path(op: Operation, args: NormalisedArgs) -> str:
         if p.location == "path":
             if p.name not in args.path:
                 raise ValueError(f"{op.name}: path parameter {p.name!r} has no value (validate first)")
-            path = path.replace("{" + p.name + "}", quote(_text(args.path[p.name]), safe=""))
+            path = path.replace("{" + p.name + "}", path_text(p, args.path[p.name]))
     return path
 
 
@@ -85,9 +91,7 @@ def _query(op: Operation, args: NormalisedArgs) -> tuple[tuple[str, str], ...]:
     for p in op.params:
         if p.location != "query" or p.name not in args.query:
             continue
-        value = args.query[p.name]
-        for item in value if isinstance(value, list) else [value]:
-            pairs.append((p.name, _text(item)))
+        pairs += query_pairs(p, args.query[p.name])
     return tuple(pairs)
 
 
@@ -95,7 +99,14 @@ def _headers(op: Operation, args: NormalisedArgs) -> tuple[tuple[str, str], ...]
     headers = dict(op.headers)
     for p in op.params:
         if p.location == "header" and p.name in args.headers:
-            headers[p.name] = _text(args.headers[p.name])
+            text = header_text(p, args.headers[p.name])
+            if text is not None:
+                headers[p.name] = text
+    cookies = [f"{name}={value}" for p in op.params if p.location == "cookie" and p.name in args.cookies
+               for name, value in cookie_pairs(p, args.cookies[p.name])]
+    if cookies:
+        key = next((k for k in headers if k.lower() == "cookie"), "Cookie")
+        headers[key] = "; ".join([headers[key], *cookies] if headers.get(key) else cookies)
     accept = args.engine.get("accept")
     if accept is not None:
         # Replace the default in place, so the header order does not depend on whether a choice was made.
@@ -149,6 +160,21 @@ def _multipart(op: Operation, body: dict[str, Any]) -> tuple[bytes, str]:
     return encode_multipart(parts)
 
 
+def _binary(op: Operation, body: Body, file: Any) -> tuple[bytes, str]:
+    """A file as the whole body: its bytes, with the declared type (or, for a range, the file's type within it)."""
+    if isinstance(file, (bytes, bytearray)):
+        file = FileInput(bytes(file))
+    if not isinstance(file, FileInput):
+        raise ValueError(f"{op.name}: the body is not a resolved file (run resolve_file_inputs first)")
+    declared = body.content_type
+    if "*" not in declared:
+        return file.content, declared
+    own = file.content_type or guess_content_type(file.filename)
+    family = declared.split("/", 1)[0]
+    fits = own is not None and (family == "*" or own.split("/", 1)[0] == family)
+    return file.content, own if fits else DEFAULT_FILE_CONTENT_TYPE  # type: ignore[return-value]
+
+
 def _declares(op: Operation, field_name: str) -> bool:
     return op.body is not None and any(f.name == field_name for f in op.body.fields)
 
@@ -175,6 +201,8 @@ def _body(op: Operation, args: NormalisedArgs) -> tuple[bytes | None, str | None
         return str(args.body).encode("utf-8"), body.content_type
     if body.encoding == "json":
         return json_bytes(args.body), body.content_type
+    if body.encoding == "binary":
+        return _binary(op, body, args.body)
     if not isinstance(args.body, dict):
         raise ValueError(f"{op.name}: a {body.encoding} body needs named fields")
     if body.encoding == "form":

@@ -37,11 +37,12 @@ __all__ = [
 #: that accepts a local path, raw bytes, ``{content=, filename=}`` or a media table returned by another call.
 FieldType = str
 
-ParamLocation = Literal["path", "query", "header"]
+ParamLocation = Literal["path", "query", "header", "cookie"]
 Access = Literal["read", "write"]
 #: How the body is sent: ``json`` (application/json), ``text`` (text/plain, a bare string), ``multipart``
-#: (multipart/form-data), ``form`` (application/x-www-form-urlencoded).
-BodyEncoding = Literal["json", "text", "multipart", "form"]
+#: (multipart/form-data), ``form`` (application/x-www-form-urlencoded), ``binary`` (a file input sent as the raw
+#: body, with ``Body.content_type``: application/octet-stream, image/png...).
+BodyEncoding = Literal["json", "text", "multipart", "form", "binary"]
 #: What the caller gets back. ``json`` -> the decoded value; ``empty`` -> {} (204); ``text``/``binary`` ->
 #: ``{body, content_type}`` (``body`` is the raw bytes as a Lua string); ``media`` -> ``{content_type, body_base64, ...}`` plus the
 #: header fields named in ``Response.header_fields`` (or ``{path, bytes, ...}`` with ``save_to``).
@@ -50,7 +51,7 @@ ResponseKind = Literal["json", "empty", "text", "binary", "media"]
 
 @dataclass(frozen=True)
 class Param:
-    """A path, query or header parameter."""
+    """A path, query, header or cookie parameter (cookies travel together in one ``Cookie`` header)."""
 
     name: str  # as the API spells it: "prediction_id", "Cancel-After"
     location: ParamLocation
@@ -67,6 +68,10 @@ class Param:
     items: FieldType | None = None  # element type when type == "array" (query arrays repeat the key)
     min_length: int | None = None  # for strings
     max_length: int | None = None
+    #: OpenAPI's serialisation of arrays and objects (``kosmo_lua.ops.styles``), stored only when it differs from
+    #: the location's default (query/cookie ``form``, path/header ``simple``) and from that style's explode default.
+    style: str | None = None
+    explode: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from ..errors import ArgumentError
 from ..sandbox.values import JSON_NULL, JsonNull, LuaArray, lua_type_name
 from .naming import close_matches
 from .rules import rule_problems
+from .styles import delimiter_problem, explode_of, scalar_text, style_of
 from .table import Body, BodyField, Operation, Param, Response
 
 __all__ = [
@@ -64,10 +65,13 @@ class NormalisedArgs:
 
     path: dict[str, Any] = field(default_factory=dict)
     query: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
+    #: Header values as text; an array or object (sent in the parameter's style) stays a table.
+    headers: dict[str, Any] = field(default_factory=dict)
+    #: Cookie parameters (``in: cookie``), sent together in one Cookie header.
+    cookies: dict[str, Any] = field(default_factory=dict)
     #: None: send no body. A dict of field -> value for object bodies, a str for text bodies, any JSON value for a
-    #: body given whole against a non-object schema. Binary fields hold what the script gave until
-    #: ``kosmo_lua.ops.files.resolve_file_inputs`` replaces them with ``FileInput``s.
+    #: body given whole against a non-object schema. Binary fields (and a ``binary`` body) hold what the script gave
+    #: until ``kosmo_lua.ops.files.resolve_file_inputs`` replaces them with ``FileInput``s.
     body: Any = None
     #: Engine-level arguments that were given (``save_to``, ``overwrite``, ``accept``).
     engine: dict[str, Any] = field(default_factory=dict)
@@ -348,11 +352,14 @@ def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
         hint = ""
         if op.body is not None and op.body.encoding == "text" and isinstance(args, str):
             hint = " (pass the text as {body = \"...\"})"
+        elif op.body is not None and op.body.encoding == "binary" and isinstance(args, (str, bytes)):
+            hint = " (pass the file as {body = ...})"
         raise ArgumentError(function, [f"expected a table of arguments, got {lua_type_name(args)}{hint}"])
 
     engine_names = engine_argument_names(op.response)
     body = op.body
-    loose_names = {f.name for f in body.fields} if body is not None and body.encoding != "text" else set()
+    loose_names = {f.name for f in body.fields} if body is not None and body.encoding not in ("text", "binary") \
+        else set()
     given_params: dict[str, tuple[str, Any]] = {}
     engine_given: dict[str, Any] = {}
     loose: dict[str, Any] = {}
@@ -387,13 +394,13 @@ def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
 
     out = NormalisedArgs()
     for p in op.params:
-        slot = {"path": out.path, "query": out.query, "header": out.headers}[p.location]
+        slot = {"path": out.path, "query": out.query, "header": out.headers, "cookie": out.cookies}[p.location]
         if p.name not in given_params:
             if p.required:
                 problems.append(f"missing required parameter '{p.lua_name}' ({p.location}, {p.type})")
             continue
         value = _check(given_params[p.name][1], _shape_of_param(p), problems)
-        if value is _MISSING:
+        if value is _MISSING or not _fits_style(value, p, problems):
             continue
         if p.location == "path" and not _path_value_ok(value, p, problems):
             continue
@@ -414,7 +421,8 @@ def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
         problems.append("parameter 'overwrite' only applies together with save_to")
     if problems:
         raise ArgumentError(function, problems)
-    return NormalisedArgs(path=out.path, query=out.query, headers=out.headers, body=body_value, engine=out.engine)
+    return NormalisedArgs(path=out.path, query=out.query, headers=out.headers, cookies=out.cookies, body=body_value,
+                          engine=out.engine)
 
 
 def _given_by_name(op: Operation, given_params: dict[str, tuple[str, Any]], wrapper: Any,
@@ -429,7 +437,35 @@ def _given_by_name(op: Operation, given_params: dict[str, tuple[str, Any]], wrap
     return given
 
 
+def _fits_style(value: Any, p: Param, problems: list[str]) -> bool:
+    """An array or object parameter can be written in its style: plain values inside (tables only where the style
+    sends each item as its own query value, as JSON text), and no value holding the delimiter that joins them."""
+    if not isinstance(value, (list, dict)) or style_of(p) == "json":
+        return True
+    each_alone = p.location == "query" and isinstance(value, list) and style_of(p) == "form" and explode_of(p)
+    if not each_alone:
+        where = p.location if p.location != "path" else "URL path"
+        entries = value.items() if isinstance(value, dict) else enumerate(value, start=1)
+        for key, item in entries:
+            if isinstance(item, (list, dict, bytes, bytearray, JsonNull)):
+                at = f"parameter '{p.lua_name}.{key}'" if isinstance(value, dict) else \
+                    f"parameter '{p.lua_name}'[{key}]"
+                problems.append(f"{at} expects a string, number or boolean (it is sent as text in the {where}), "
+                                f"got {describe_value(item)}")
+                return False
+    problem = delimiter_problem(p, value)
+    if problem:
+        problems.append(problem)
+        return False
+    return True
+
+
 def _path_value_ok(value: Any, p: Param, problems: list[str]) -> bool:
+    if isinstance(value, (list, dict)):
+        if not value:
+            problems.append(f"parameter '{p.lua_name}' must not be empty (it is part of the URL path)")
+            return False
+        return True
     text = _scalar_text(value)
     if text == "":
         problems.append(f"parameter '{p.lua_name}' must not be empty (it is part of the URL path)")
@@ -442,18 +478,22 @@ def _path_value_ok(value: Any, p: Param, problems: list[str]) -> bool:
 
 
 def _header_value(value: Any, p: Param, problems: list[str]) -> Any:
-    if isinstance(value, (list, dict)):
-        problems.append(f"parameter '{p.lua_name}' expects a single value, got {describe_value(value)}")
-        return _MISSING
-    text = _scalar_text(value)
-    if "\r" in text or "\n" in text:
-        problems.append(f"parameter '{p.lua_name}' must not contain line breaks (it is sent as a header)")
-        return _MISSING
-    if any(not (" " <= ch <= "~" or ch == "\t") for ch in text):
-        # HTTP sends header values as ASCII; anything else (é, control characters) could not go on the wire.
-        problems.append(f"parameter '{p.lua_name}' must be printable ASCII text (it is sent as a header)")
-        return _MISSING
-    return text
+    """Scalars become their text; an array or object stays a table (the request builder joins it), after its
+    pieces are checked the same way."""
+    if isinstance(value, (list, dict)) and style_of(p) != "json":
+        pieces = [str(k) for k in value] if isinstance(value, dict) else []
+        pieces += [_scalar_text(v) for v in (value.values() if isinstance(value, dict) else value)]
+    else:
+        pieces = [scalar_text(value) if isinstance(value, (list, dict)) else _scalar_text(value)]
+    for text in pieces:
+        if "\r" in text or "\n" in text:
+            problems.append(f"parameter '{p.lua_name}' must not contain line breaks (it is sent as a header)")
+            return _MISSING
+        if any(not (" " <= ch <= "~" or ch == "\t") for ch in text):
+            # HTTP sends header values as ASCII; anything else (é, control characters) could not go on the wire.
+            problems.append(f"parameter '{p.lua_name}' must be printable ASCII text (it is sent as a header)")
+            return _MISSING
+    return value if isinstance(value, (list, dict)) and style_of(p) != "json" else pieces[0]
 
 
 def _scalar_text(value: Any) -> str:
@@ -463,6 +503,14 @@ def _scalar_text(value: Any) -> str:
 
 
 def _validate_body(body: Body, wrapper: Any, loose: dict[str, Any], problems: list[str]) -> Any:
+    if body.encoding == "binary":
+        # The whole body is one file (read later by kosmo_lua.ops.files.resolve_file_inputs).
+        if wrapper is _MISSING:
+            if body.required:
+                problems.append(f"missing required parameter 'body' (body, file sent as {body.content_type})")
+            return None
+        value = _check(wrapper, _Shape("parameter 'body'", "binary"), problems)
+        return None if value is _MISSING else value
     if body.encoding == "text":
         if wrapper is _MISSING:
             if body.required:

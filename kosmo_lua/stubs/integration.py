@@ -22,7 +22,7 @@ from ..ops.naming import is_lua_identifier
 from ..ops.rules import describe_rule
 from ..ops.table import BodyField, Operation, OperationTable, Param
 from ..ops.validate import engine_argument_names
-from .luacats import HEADER, doc_lines, field_line, literal_union, one_line, schema_type, vocabulary_type
+from .luacats import FILE_INPUT, HEADER, doc_lines, field_line, literal_union, one_line, schema_type, vocabulary_type
 
 __all__ = ["IntegrationStub", "render_integration", "namespace_class"]
 
@@ -113,7 +113,7 @@ def _enum_of(item: Param | BodyField) -> tuple[tuple[Any, ...], bool]:
 
 def _fields(op: Operation) -> list[Param | BodyField]:
     items: list[Param | BodyField] = list(op.params)
-    if op.body is not None and op.body.encoding != "text":
+    if op.body is not None and op.body.encoding not in ("text", "binary"):
         taken = {p.lua_name for p in op.params}
         items += [f for f in op.body.fields if f.name not in taken]
     return items
@@ -175,6 +175,9 @@ def _args_class(op: Operation, cls: str, aliases: _Aliases) -> list[str]:
         if body.encoding == "text":
             what = one_line(body.description) or "The request text."
             lines.append(field_line("body", "string", optional=not body.required, description=what))
+        elif body.encoding == "binary":
+            what = one_line(body.description) or f"The file sent as the request body ({body.content_type})."
+            lines.append(field_line("body", FILE_INPUT, optional=not body.required, description=what))
         elif not body.fields and body.schema is not None:
             lines.append(field_line("body", schema_type(body.schema), optional=not body.required,
                                     description="The whole request body."))

@@ -36,6 +36,8 @@ class IntegrationBinder:
         self.engine = engine
         self.options = engine.options
         self._clients: dict[tuple[str, str], Any] = {}
+        self._enabled: dict[str, bool] = {}  # per integration name, from the config (read once per binder)
+        self._policies: dict[str, dict[str, str]] = {}
         self._emulators: dict[str, Any] = {}
         self._config: Any = None
         self._by_name: dict[str, "LoadedIntegration"] = {}
@@ -307,19 +309,25 @@ class IntegrationBinder:
         return _plain(get_loaded(name).info.raw)
 
     def _check_enabled(self, info: Any) -> None:
-        try:
-            enabled = self.config().enabled(info.name)
-        except KosmoError:
-            enabled = True
+        enabled = self._enabled.get(info.name)
+        if enabled is None:  # per integration, once: the config is read once per binder anyway
+            try:
+                enabled = self._enabled[info.name] = self.config().enabled(info.name)
+            except KosmoError:
+                enabled = True
         if not enabled:
             raise CallError(f"{info.name} is disabled in the configuration; enable it with `kosmo "
                             f"integrations:configure {info.name} --enable`", kind="disabled", integration=info.name)
 
     def _policy(self, info: Any) -> dict[str, str]:
-        try:
-            return self.config().permissions(info)
-        except KosmoError:
-            return dict(info.permissions)
+        policy = self._policies.get(info.name)
+        if policy is None:
+            try:
+                policy = self.config().permissions(info)
+            except KosmoError:
+                policy = dict(info.permissions)
+            self._policies[info.name] = policy
+        return policy
 
     def _client(self, loaded: "LoadedIntegration", alias: str | None) -> Any:
         key = (loaded.info.name, alias or "default")

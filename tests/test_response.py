@@ -15,7 +15,6 @@ from kosmo_lua.integration import ErrorFormat, Integration, load_integration
 from kosmo_lua.ops.response import parse_response
 from kosmo_lua.ops.spec import RawResponse
 from kosmo_lua.ops.table import Operation, Response
-from kosmo_lua.sandbox.values import LuaArray
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO.parent / "shared" / "specs" / "replicate-response-samples.json"
@@ -54,15 +53,22 @@ def parse(operation: Operation, response: RawResponse, integration: Integration,
 
 # -- success -------------------------------------------------------------------------------------------------------
 
-def test_json_arrays_become_lua_arrays_at_every_depth(replicate: Integration) -> None:
+def test_json_arrays_reach_lua_as_arrays_at_every_depth(replicate: Integration) -> None:
     body = b'{"results": [], "nested": {"list": [[1], []]}, "output": null}'
     result = parse(op(), raw(body=body), replicate)
     assert result == {"results": [], "nested": {"list": [[1], []]}, "output": None}
-    assert type(result["results"]) is LuaArray
-    assert type(result["nested"]["list"]) is LuaArray
-    assert all(type(x) is LuaArray for x in result["nested"]["list"])
     top = parse(op(), raw(body=b"[]"), replicate)
-    assert type(top) is LuaArray and top == []
+    assert top == []
+    # Every list, empty ones included, becomes a Lua array: json.encode tells arrays from objects.
+    from kosmo_lua.sandbox.runtime import Sandbox
+    from kosmo_lua.stdlib import core
+
+    sandbox = Sandbox()
+    core.install_json(sandbox)
+    sandbox.register("answer", lambda which: result if which == "object" else top)
+    encoded = sandbox.execute('local r = answer("object")\n'
+                              'return json.encode(r.results), json.encode(r.nested), json.encode(answer("top"))')
+    assert encoded == ["[]", '{"list":[[1],[]]}', "[]"]
 
 
 def test_problem_json_content_type_is_json(replicate: Integration) -> None:
@@ -160,7 +166,7 @@ def test_list_field_and_name_field(stability_like: Integration) -> None:
     err = error_of(raw(400, json.dumps(body).encode()), stability_like)
     assert str(err) == f"{FN}: HTTP 400: prompt: is required; width: too large"
     assert err.data["name"] == "bad_request"
-    assert type(err.data["body"]["errors"]) is LuaArray
+    assert err.data["body"]["errors"] == ["prompt: is required", "width: too large"]
     v1 = error_of(raw(401, b'{"id": "x", "name": "unauthorized", "message": "missing authorization header"}'),
                   stability_like)
     assert str(v1) == f"{FN}: HTTP 401: missing authorization header" and v1.data["name"] == "unauthorized"

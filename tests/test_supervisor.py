@@ -37,6 +37,19 @@ def handler(payload: dict, emit: Callable[[dict], None]) -> dict:
     if op == "emit_then_hang":
         emit({"type": "output", "line": "before the hang"})
         time.sleep(600)
+    if op == "deferred":  # deferred and immediate events interleaved; "hang" then never answers
+        if payload.get("pause"):  # one event the parent reads at once; the rest comes within its read interval
+            emit({"type": "call", "n": -1, "pad": ""}, deferred=True)
+            time.sleep(payload["pause"])
+        for i in range(payload["n"]):
+            emit({"type": "call", "n": i, "pad": "x" * payload.get("pad", 0)}, deferred=True)
+            if i % 10 == 0:
+                emit({"type": "output", "line": f"line {i}"})
+        if payload.get("hang"):
+            time.sleep(600)
+        if payload.get("abort"):
+            os.abort()
+        return {"done": True}
     if op == "abort":
         emit({"type": "output", "line": "about to abort"})
         os.abort()
@@ -105,6 +118,30 @@ def test_events_arrive_before_the_result_and_survive_a_kill(session: WorkerSessi
     assert reply.events == [{"type": "output", "line": "before the hang"}]
     assert arrived and arrived[0] - started < 1.0  # streamed while the child was still running
     assert time.monotonic() - started < 1.0 + SLACK
+
+
+def test_deferred_events_all_arrive_before_the_result(session: WorkerSession) -> None:
+    seen: list[dict] = []
+    reply = session.request({"op": "deferred", "n": 95}, timeout=SLACK, on_event=seen.append)
+    assert reply.result == {"done": True} and seen == reply.events
+    assert [e["n"] for e in reply.events if e["type"] == "call"] == list(range(95))  # in order, none missing
+    assert [e["line"] for e in reply.events if e["type"] == "output"] == [f"line {i}" for i in range(0, 95, 10)]
+
+
+def test_deferred_events_beyond_the_pipe_buffer_do_not_block(session: WorkerSession) -> None:
+    # ~2 MB of deferred events: many times a pipe's buffer, so the child waits for the parent's periodic reads.
+    reply = session.request({"op": "deferred", "n": 2000, "pad": 1000}, timeout=SLACK)
+    assert reply.result == {"done": True}
+    assert [e["n"] for e in reply.events if e["type"] == "call"] == list(range(2000))
+
+
+@pytest.mark.parametrize("how", ["hang", "abort"])
+def test_deferred_events_survive_a_kill_or_a_crash(session: WorkerSession, how: str) -> None:
+    # The crash comes within DEFERRED_INTERVAL of the parent's last read: the events are still in the dead child's
+    # pipe, and the parent reads them there.
+    reply = session.request({"op": "deferred", "n": 30, "pause": 0.01, how: True}, timeout=1.0)
+    assert reply.result is None and (reply.killed if how == "hang" else reply.crashed)
+    assert [e["n"] for e in reply.events if e["type"] == "call"] == list(range(-1, 30))
 
 
 def test_kill_on_timeout_then_fresh_child(session: WorkerSession) -> None:

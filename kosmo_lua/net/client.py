@@ -22,7 +22,7 @@ from ..config.secret import redact, redact_bytes
 from ..errors import TransportError, format_mib
 from ..integration import Integration
 from ..ops.spec import RawResponse, RequestSpec
-from .auth import auth_header_name, auth_headers_and_query
+from .auth import auth_header_name, auth_headers_and_query, derived_secrets, with_auth_headers
 from .errors import DeadlineReached
 from .logguard import guard_library_logs
 from .pacing import Pacer, shared_pacer
@@ -61,6 +61,19 @@ class _Failed(Exception):
         self.retry_safe = retry_safe
 
 
+def _header_items(headers: "httpx.Headers") -> tuple[tuple[str, str], ...]:
+    """A response's headers as (lower-case name, value) text pairs, decoded once: httpx's own accessors work out
+    the headers' encoding again on every access (three per response here; it showed in profiles of call loops)."""
+    try:
+        return tuple((name.decode("ascii").lower(), value.decode("ascii")) for name, value in headers.raw)
+    except UnicodeDecodeError:
+        return tuple(headers.multi_items())  # httpx's rules for headers that are not ASCII
+
+
+def _first(items: tuple[tuple[str, str], ...], name: str) -> str:
+    return next((value for key, value in items if key == name), "")
+
+
 class HttpClient:
     """Sends requests for one account. Thread-safe: several threads may call ``send`` at once."""
 
@@ -92,6 +105,7 @@ class HttpClient:
         self.pacer = pacer
         self._http = httpx.Client(transport=transport, follow_redirects=False,
                                   headers={"User-Agent": user_agent()})
+        self._uncapped: dict[float, httpx.Timeout] = {}
 
     def close(self) -> None:
         self._http.close()
@@ -189,7 +203,7 @@ class HttpClient:
         headers = [(k, v) for k, v in spec.headers if k.lower() not in blocked]
         if spec.content_type and not any(k.lower() == "content-type" for k, _ in headers):
             headers.append(("Content-Type", spec.content_type))
-        return headers + auth_headers
+        return with_auth_headers(headers, auth_headers, self.integration)
 
     def _timeouts(self, read_timeout: float, deadline: float | None, op: str) -> tuple["httpx.Timeout", bool]:
         """This attempt's timeouts, each capped by the time left; also whether the cap bit."""
@@ -204,7 +218,12 @@ class HttpClient:
             if remaining < max(connect, read):
                 capped = True
                 connect, read = min(connect, remaining), min(read, remaining)
-        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect), capped
+        if capped:
+            return httpx.Timeout(connect=connect, read=read, write=read, pool=connect), True
+        timeout = self._uncapped.get(read)  # the usual case: one object per read timeout, not one per attempt
+        if timeout is None:
+            timeout = self._uncapped[read] = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+        return timeout, False
 
     def _exchange(self, spec: RequestSpec, url: str, headers: list[tuple[str, str]], read_timeout: float,
                   deadline: float | None, sink: "FileSink | None" = None
@@ -225,10 +244,11 @@ class HttpClient:
                 raise DeadlineReached(op) from None
             raise self._describe(exc, url, spec, timeout) from None
         try:
-            declared = response.headers.get("content-length", "")
+            resp_headers = _header_items(response.headers)
+            declared = _first(resp_headers, "content-length")
             if declared.isdigit() and int(declared) > self.max_response_bytes:
                 raise self._too_large(op)
-            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            content_type = _first(resp_headers, "content-type").split(";")[0].strip().lower()
             to_disk = sink is not None and sink.wants(response.status_code, content_type)
             if sink is not None:
                 sink.start() if to_disk else sink.skip()  # per attempt: a retry may answer differently
@@ -244,7 +264,7 @@ class HttpClient:
                     chunks.append(chunk)
                 if deadline is not None and self._clock() > deadline:
                     raise DeadlineReached(op)
-            return response.status_code, tuple(response.headers.multi_items()), b"".join(chunks)
+            return response.status_code, resp_headers, b"".join(chunks)
         except httpx.HTTPError as exc:
             if capped and isinstance(exc, httpx.TimeoutException):
                 raise DeadlineReached(op) from None
@@ -309,4 +329,6 @@ class HttpClient:
     def _secret_fields(self) -> list[Any]:
         from ..config.secret import Secret
 
-        return [v for v in self.account.fields.values() if isinstance(v, Secret)]
+        # Basic auth's user name is a secret field; the encoded user:password pair is derived from both.
+        return [*(v for v in self.account.fields.values() if isinstance(v, Secret)),
+                *derived_secrets(self.account, self.integration)]

@@ -15,8 +15,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -68,25 +67,16 @@ class Pacer:
         self._count(entry)
         return waited
 
-    @contextmanager
-    def slot(self, rate_key: str | None, deadline: float | None, *, operation: str = "") -> Iterator[float]:
-        """``acquire`` for a request that is about to be sent: the slot is held while the request is in flight
-        and counted from the moment its answer arrived (yields the seconds waited).
+    def slot(self, rate_key: str | None, deadline: float | None, *, operation: str = "") -> "_Slot":
+        """``acquire`` for a request that is about to be sent, as a context manager: the slot is held while the
+        request is in flight and counted from the moment its answer arrived (``with`` gives the seconds waited).
 
         Why from the answer: the server counts a request when it *arrives*, which is somewhere between sending
         and the answer. Counting from the send time lets a request that left quickly overtake, in the server's
         window, one sent earlier that travelled slowly, and the server then sees one request too many. Counting
         from the answer can never be early, whatever the network does; it costs a request's latency per window.
         """
-        entry = self.limit_for(rate_key)
-        if entry is None:
-            yield 0.0
-            return
-        waited = self._take(entry, deadline, operation or rate_key or "request")
-        try:
-            yield waited
-        finally:
-            self._count(entry)
+        return _Slot(self, self.limit_for(rate_key), deadline, operation or rate_key or "request")
 
     def _count(self, entry: RateLimit) -> None:
         """A request held by ``_take`` is no longer in flight: it counts in the window from now on."""
@@ -131,6 +121,27 @@ RATE_LIMITS_ENV = "KOSMO_RATE_LIMITS"
 
 _shared: dict[tuple[tuple[str, str, str], tuple[RateLimit, ...]], Pacer] = {}
 _shared_lock = threading.Lock()
+
+
+class _Slot:
+    """The context manager ``Pacer.slot`` returns (a class: a generator-based one cost every call a few us)."""
+
+    __slots__ = ("pacer", "entry", "deadline", "operation")
+
+    def __init__(self, pacer: Pacer, entry: RateLimit | None, deadline: float | None, operation: str) -> None:
+        self.pacer = pacer
+        self.entry = entry
+        self.deadline = deadline
+        self.operation = operation
+
+    def __enter__(self) -> float:
+        if self.entry is None:
+            return 0.0
+        return self.pacer._take(self.entry, self.deadline, self.operation)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.entry is not None:
+            self.pacer._count(self.entry)
 
 
 def effective_rate_limits(integration: "Integration", environ: Mapping[str, str] | None = None

@@ -2,7 +2,7 @@
 
 Success (2xx), by ``op.response.kind``:
 
-* ``json``   the decoded body (arrays as ``LuaArray`` at every depth, so ``[]`` stays an array in Lua); 204 or an
+* ``json``   the decoded body (every list becomes a Lua array, so ``[]`` stays an array in Lua); 204 or an
   empty body gives ``{}``; a body the server labels as something other than JSON gives ``{body, content_type}``.
 * ``empty``  ``{}`` (or the decoded body, should the server send JSON anyway).
 * ``text``   ``{body = <str>, content_type}``; ``binary`` ``{body = <bytes>, content_type}``.
@@ -32,7 +32,7 @@ from typing import Any
 
 from ..errors import HTTPStatusError, TransportError
 from ..integration import ErrorFormat, Integration
-from ..sandbox.values import LuaArray, PlainData
+from ..sandbox.values import PlainData
 from .spec import RawResponse
 from .table import Operation
 
@@ -50,18 +50,11 @@ def is_json_type(content_type: str) -> bool:
     return ct in ("application/json", "text/json") or ct.endswith("+json")
 
 
-def _as_lua_arrays(value: Any) -> Any:
-    if isinstance(value, list):
-        return LuaArray(_as_lua_arrays(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _as_lua_arrays(v) for k, v in value.items()}
-    return value
-
-
 def decode_json(body: bytes) -> PlainData:
-    """Decode a JSON body, arrays marked as LuaArray. Raises ValueError when it is not JSON."""
+    """Decode a JSON body. Raises ValueError when it is not JSON. (Lists need no marking: every Python list
+    becomes a Lua array, even an empty one; see sandbox/marshal.py.)"""
     try:
-        return _as_lua_arrays(json.loads(body))
+        return json.loads(body)
     except RecursionError:
         raise ValueError("nested too deeply") from None
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from .io_pool import IoPool
 
-    Emit = Callable[[dict], None]
+    Emit = Callable[..., None]  # emit(event, deferred=False): see run/supervisor.py
 
 __all__ = ["Engine", "json_safe"]
 
@@ -135,7 +135,9 @@ class Engine:
     def record_call(self, record: dict[str, Any]) -> None:
         if record.get("permission_bypassed"):
             self.permission_bypassed = True
-        self.emit({"type": "call", **record})
+        # Deferred: the parent collects call records in batches (always before the result, and after a kill too)
+        # instead of being woken for each call of a tight loop.
+        self.emit({"type": "call", **record}, deferred=True)
 
     # -- running -----------------------------------------------------------------------------------------------
 

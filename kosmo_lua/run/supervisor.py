@@ -2,12 +2,18 @@
 
 The parent forks a child lazily on the first request; the child keeps serving requests one after another, so state
 the handler keeps (a Lua sandbox, say) survives between them. Requests, streamed events and results travel as
-length-prefixed frames over two pipes, in ``marshal`` format: both ends are the same interpreter (a fork), only our
-own code writes to the pipes (the child closes every other descriptor it inherited), and marshal needs no import
-(JSON would cost ~8 ms of every start-up, for ``json`` and the ``re`` it imports). Frames carry plain data only
-(dict, list, str, bytes, numbers, bools, None); whatever does not load as a dict is treated as a corrupt stream. The parent waits with ``select`` against the deadline, so a child that hangs
-in C code, deadlocks or stops writing cannot hang it: at the deadline the child is SIGKILLed and the next request
-starts a fresh one. Events received before a kill are kept.
+length-prefixed frames over pipes, in ``marshal`` format: both ends are the same interpreter (a fork), only our own
+code writes to the pipes (the child closes every other descriptor it inherited), and marshal needs no import (JSON
+would cost ~8 ms of every start-up, for ``json`` and the ``re`` it imports). Frames carry plain data only (dict,
+list, str, bytes, numbers, bools, None); whatever does not load as a dict is treated as a corrupt stream. The parent
+waits with ``select`` against the deadline, so a child that hangs in C code, deadlocks or stops writing cannot hang
+it: at the deadline the child is SIGKILLed and the next request starts a fresh one.
+
+Events take one of two pipes. ``emit(event)`` wakes the parent at once (printed lines: they are shown live);
+``emit(event, deferred=True)`` goes to a pipe the parent reads at most every ``DEFERRED_INTERVAL`` seconds, and
+always before it returns the result (records of integration calls: waking the parent for each one cost a tight
+loop of calls ~10 % of its speed, bench/call_overhead.py). Either way an event, once emitted, is never lost: the
+kernel keeps what the child wrote even after the child is killed, and the parent reads both pipes to the end then.
 
 Forking: ``request`` forks from the calling thread, which must be the thread that created the session, and the
 process must not have other threads running at that moment (a forked child only inherits the forking thread, and
@@ -36,7 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    Handler = Callable[[dict, Callable[[dict], None]], dict]
+    Handler = Callable[[dict, Callable[..., None]], dict]  # handler(payload, emit(event, deferred=False))
 
 __all__ = ["WorkerReply", "WorkerSession"]
 
@@ -44,6 +50,9 @@ _HEADER_SIZE = 4  # a frame is its body's length (4 bytes, big-endian), then the
 _MAX_FRAME = 1 << 30  # a length beyond this means the stream is corrupt
 _READ_CHUNK = 1 << 16
 _CLOSE_GRACE = 1.0  # seconds a closing child gets to exit on its own before SIGKILL
+#: Seconds between two reads of the deferred-events pipe while a request runs (64 KiB of pipe buffer holds hundreds
+#: of call records; a child that fills it only waits for the next read).
+DEFERRED_INTERVAL = 0.05
 
 # Every pipe end the sessions of this process hold (so each is closed exactly once).
 _open_session_fds: set[int] = set()
@@ -57,7 +66,8 @@ class WorkerReply:
     def __init__(self, result: dict | None, events: list[dict] | None = None, *, killed: bool = False,
                  crashed: bool = False, exit_status: int | None = None, fresh: bool = False) -> None:
         self.result = result  # the handler's result; None when the child was killed or crashed
-        self.events: list[dict] = events if events is not None else []  # every event, in order (kept after a kill)
+        # Every event, in order for each of the two pipes (kept after a kill).
+        self.events: list[dict] = events if events is not None else []
         self.killed = killed  # the deadline passed and the child was SIGKILLed
         self.crashed = crashed  # the child died on its own (abort, segfault, os._exit) before answering
         self.exit_status = exit_status  # shell convention: exit code, or 128 + signal (134 abort, 137 kill)
@@ -79,14 +89,52 @@ def _encode_frame(message: dict) -> bytes:
     return len(body).to_bytes(_HEADER_SIZE, "big") + body
 
 
+class _Frames:
+    """The frames arriving on one pipe from the child."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+
+    def read(self) -> bool:
+        """Read what the pipe holds (one read; call when select says it is readable). False at end-of-file."""
+        try:
+            chunk = os.read(self.fd, _READ_CHUNK)
+        except OSError:
+            chunk = b""
+        self.buffer += chunk
+        return bool(chunk)
+
+    def take(self) -> dict | None:
+        """The next complete message, or None. ValueError when the stream is not our framing."""
+        if len(self.buffer) < _HEADER_SIZE:
+            return None
+        size = int.from_bytes(self.buffer[:_HEADER_SIZE], "big")
+        if size > _MAX_FRAME:
+            raise ValueError("corrupt message stream from the worker")
+        end = _HEADER_SIZE + size
+        if len(self.buffer) < end:
+            return None
+        body = bytes(self.buffer[_HEADER_SIZE:end])
+        del self.buffer[:end]
+        try:
+            message = marshal.loads(body)
+        except (EOFError, TypeError) as exc:
+            raise ValueError("corrupt message stream from the worker") from exc
+        if not isinstance(message, dict) or not ("event" in message or "result" in message):
+            raise ValueError("unexpected message from the worker")
+        return message
+
+
 class _Child:
     """The parent's handle on one forked worker."""
 
-    def __init__(self, pid: int, request_fd: int, reply_fd: int) -> None:
+    def __init__(self, pid: int, request_fd: int, reply_fd: int, deferred_fd: int) -> None:
         self.pid = pid
         self.request_fd = request_fd  # parent writes requests here
-        self.reply_fd = reply_fd  # parent reads events and results here
-        self.buffer = bytearray()
+        self.reply = _Frames(reply_fd)  # results and immediate events
+        self.deferred = _Frames(deferred_fd)  # deferred events
+        self.deferred_due = 0.0  # time.monotonic() after which the deferred pipe is read again
         self.status: int | None = None  # raw wait status once reaped
 
     def send(self, frame: bytes, deadline: float) -> bool:
@@ -106,48 +154,50 @@ class _Child:
             data = data[written:]
         return True
 
-    def receive(self, deadline: float) -> dict | str:
-        """The next message, or "timeout" when the deadline passed, "eof" when the child closed the pipe, or
-        "corrupt" when what it wrote is not our framing (something in the child wrote to the pipe directly)."""
+    def receive(self, deadline: float, on_deferred: Callable[[dict], None]) -> dict | str:
+        """The next message on the reply pipe, or "timeout" when the deadline passed, "eof" when the child closed
+        the pipe, or "corrupt" when what it wrote is not our framing (something in the child wrote to a pipe
+        directly). Deferred events that are due are handed to ``on_deferred`` meanwhile."""
         while True:
             try:
-                message = self._take_frame()
+                message = self.reply.take()
             except ValueError:  # marshal.loads refusing the bytes, or not one of our messages
                 return "corrupt"
             if message is not None:
                 return message
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 return "timeout"
-            readable, _, _ = select.select([self.reply_fd], [], [], remaining)
-            if not readable:
-                continue
-            try:
-                chunk = os.read(self.reply_fd, _READ_CHUNK)
-            except OSError:
-                chunk = b""
-            if not chunk:
+            watched = [self.reply.fd]
+            if now >= self.deferred_due:
+                watched.append(self.deferred.fd)
+            else:
+                remaining = min(remaining, self.deferred_due - now)
+            readable, _, _ = select.select(watched, [], [], remaining)
+            if self.deferred.fd in readable:
+                self.deferred.read()
+                if not self.take_deferred(on_deferred):
+                    return "corrupt"
+                self.deferred_due = time.monotonic() + DEFERRED_INTERVAL
+            if self.reply.fd in readable and not self.reply.read():
                 return "eof"
-            self.buffer += chunk
 
-    def _take_frame(self) -> dict | None:
-        if len(self.buffer) < _HEADER_SIZE:
-            return None
-        size = int.from_bytes(self.buffer[:_HEADER_SIZE], "big")
-        if size > _MAX_FRAME:
-            raise ValueError("corrupt message stream from the worker")
-        end = _HEADER_SIZE + size
-        if len(self.buffer) < end:
-            return None
-        body = bytes(self.buffer[_HEADER_SIZE:end])
-        del self.buffer[:end]
+    def drain_deferred(self, on_deferred: Callable[[dict], None]) -> bool:
+        """Hand over every deferred event written so far (all of them once the child is gone); False if corrupt."""
+        while select.select([self.deferred.fd], [], [], 0)[0] and self.deferred.read():
+            pass
+        return self.take_deferred(on_deferred)
+
+    def take_deferred(self, on_deferred: Callable[[dict], None]) -> bool:
         try:
-            message = marshal.loads(body)
-        except (EOFError, TypeError) as exc:
-            raise ValueError("corrupt message stream from the worker") from exc
-        if not isinstance(message, dict) or not ("event" in message or "result" in message):
-            raise ValueError("unexpected message from the worker")
-        return message
+            while (message := self.deferred.take()) is not None:
+                if "event" not in message:
+                    return False
+                on_deferred(message["event"])
+        except ValueError:
+            return False
+        return True
 
     def alive(self) -> bool:
         if self.status is not None:
@@ -162,18 +212,21 @@ class _Child:
         self.status = status
         return False
 
-    def kill(self) -> int:
-        """SIGKILL and reap; returns the exit status (shell convention)."""
+    def kill(self, before_closing: Callable[[dict], None] | None = None) -> int:
+        """SIGKILL and reap; returns the exit status (shell convention). ``before_closing`` receives the deferred
+        events the child wrote and the parent had not read yet (a dead child's pipe still holds them)."""
         if self.status is None:
             try:
                 os.kill(self.pid, _signal.SIGKILL)
             except ProcessLookupError:
                 pass
             self._wait_blocking()
+        if before_closing is not None:
+            self.drain_deferred(before_closing)
         self._close_fds()
         return _exit_status(self.status or 0)
 
-    def reap(self, grace: float) -> int:
+    def reap(self, grace: float, before_closing: Callable[[dict], None] | None = None) -> int:
         """Wait up to ``grace`` seconds for the child to exit on its own, then kill it; returns the exit status."""
         until = time.monotonic() + grace
         pause = 0.0005
@@ -181,7 +234,7 @@ class _Child:
             # A worker told to stop exits within a millisecond or two: a fixed 10 ms nap cost every run 10 ms.
             time.sleep(pause)
             pause = min(pause * 2, 0.01)
-        return self.kill()
+        return self.kill(before_closing)
 
     def _wait_blocking(self) -> None:
         try:
@@ -191,7 +244,7 @@ class _Child:
         self.status = status
 
     def _close_fds(self) -> None:
-        for fd in (self.request_fd, self.reply_fd):
+        for fd in (self.request_fd, self.reply.fd, self.deferred.fd):
             if fd in _open_session_fds:
                 _open_session_fds.discard(fd)
                 try:
@@ -241,24 +294,30 @@ class WorkerSession:
             fresh = True
         child = self._child
         events: list[dict] = []
+
+        def take(event: dict) -> None:
+            events.append(event)
+            if on_event is not None:
+                on_event(event)
+
         try:
             if not child.send(frame, deadline):
-                return self._lost(child, events, fresh, timed_out=time.monotonic() >= deadline)
+                return self._lost(child, take, events, fresh, timed_out=time.monotonic() >= deadline)
             if meanwhile is not None:
                 meanwhile()
             while True:
-                message = child.receive(deadline)
+                message = child.receive(deadline, take)
                 if message == "timeout":
-                    return self._lost(child, events, fresh, timed_out=True)
+                    return self._lost(child, take, events, fresh, timed_out=True)
                 if message == "eof":
-                    return self._lost(child, events, fresh, timed_out=False)
+                    return self._lost(child, take, events, fresh, timed_out=False)
                 if message == "corrupt":
-                    return self._lost(child, events, fresh, timed_out=False, corrupt=True)
+                    return self._lost(child, take, events, fresh, timed_out=False, corrupt=True)
                 assert isinstance(message, dict)
                 if "event" in message:
-                    events.append(message["event"])
-                    if on_event is not None:
-                        on_event(message["event"])
+                    take(message["event"])
+                elif not child.drain_deferred(take):  # everything deferred was written before the result
+                    return self._lost(child, take, events, fresh, timed_out=False, corrupt=True)
                 else:
                     return WorkerReply(message.get("result"), events, fresh=fresh)
         except BaseException:
@@ -300,25 +359,26 @@ class WorkerSession:
         if os.getpid() != self._owner_pid or _thread.get_ident() != self._owner_thread:
             raise UsageError(f"WorkerSession.{what}: call it from the thread (and process) that created the session")
 
-    def _lost(self, child: _Child, events: list[dict], fresh: bool, *, timed_out: bool,
-              corrupt: bool = False) -> WorkerReply:
+    def _lost(self, child: _Child, take: Callable[[dict], None], events: list[dict], fresh: bool, *,
+              timed_out: bool, corrupt: bool = False) -> WorkerReply:
         self._child = None
         if timed_out or corrupt:
-            status = child.kill()
+            status = child.kill(before_closing=None if corrupt else take)
         else:
-            status = child.reap(_CLOSE_GRACE)
+            status = child.reap(_CLOSE_GRACE, before_closing=take)
         return WorkerReply(None, events, killed=timed_out, crashed=not timed_out, exit_status=status, fresh=fresh)
 
     def _spawn(self) -> _Child:
         request_r, request_w = os.pipe()
         reply_r, reply_w = os.pipe()
+        deferred_r, deferred_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
-            _child_main(self._handler, request_r, reply_w)
-        os.close(request_r)
-        os.close(reply_w)
-        _open_session_fds.update((request_w, reply_r))
-        return _Child(pid, request_w, reply_r)
+            _child_main(self._handler, request_r, reply_w, deferred_w)
+        for fd in (request_r, reply_w, deferred_w):
+            os.close(fd)
+        _open_session_fds.update((request_w, reply_r, deferred_r))
+        return _Child(pid, request_w, reply_r, deferred_r)
 
 
 # -- the child -----------------------------------------------------------------------------------------------------
@@ -369,17 +429,17 @@ def _exit_when_parent_hangs_up(request_fd: int) -> None:
     os._exit(0)
 
 
-def _child_main(handler: Handler, request_fd: int, reply_fd: int) -> None:
+def _child_main(handler: Handler, request_fd: int, reply_fd: int, deferred_fd: int) -> None:
     code = 0
     try:
         _thread.start_new_thread(_exit_when_parent_hangs_up, (request_fd,))
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-        _close_other_fds({request_fd, reply_fd})
+        _close_other_fds({request_fd, reply_fd, deferred_fd})
         _redirect_fault_handler()
         debug = os.environ.get("KOSMO_DEBUG") == "1"
 
-        def emit(event: dict) -> None:
-            _write_all(reply_fd, _encode_frame({"event": event}))
+        def emit(event: dict, *, deferred: bool = False) -> None:
+            _write_all(deferred_fd if deferred else reply_fd, _encode_frame({"event": event}))
 
         while True:
             header = _read_exact(request_fd, _HEADER_SIZE)

@@ -1,9 +1,11 @@
 """Conversion of values between Lua and Python, in the shapes ``values.py`` describes.
 
-Python -> Lua happens in two steps so that the size of a host result is known before Lua allocates anything:
-``prepare`` validates and measures the value in pure Python (no Lua call), ``build`` then creates the Lua tables.
-The runtime compares the estimate with the free Lua memory in between (an allocation failure while lupa converts
-a value deadlocks or aborts the process; see runtime.py).
+Python -> Lua is one pass (``to_lua``) that validates, encodes strings, creates the Lua tables bottom-up and adds up
+their estimated Lua size, stopping as soon as the size passes the budget the runtime gives (the free Lua memory).
+It runs while the runtime has lifted its memory limit (an allocation failure while lupa converts a value deadlocks
+or aborts the process; see runtime.py), so building cannot fail half-way; what a refused value built is garbage of
+at most the budget's size. (It was two passes, measure then build: one pass halves the cost of returning a typical
+API answer to Lua, the larger part of a host call's own overhead; bench/call_overhead.py.)
 
 Decisions:
 
@@ -63,78 +65,85 @@ class ValueTooLarge(Exception):
         self.size = size
 
 
-class _Array(list):  # type: ignore[type-arg]
-    """A prepared list: becomes a Lua table marked as an array."""
-
-
-class _Object(dict):  # type: ignore[type-arg]
-    """A prepared dict: bytes or int keys, prepared values, no None values."""
-
-
-class _Null:
-    """Stands for json.null in a prepared value."""
-
-
-_NULL = _Null()
-
-
 def _pow2(n: int) -> int:
     return 1 << (n - 1).bit_length() if n > 1 else n
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 def estimate_size(value: PlainData) -> int:
-    """Estimated Lua bytes for ``value`` (what the free-memory check compares)."""
-    return _Measure(None).prepare(value, 0)[1]
+    """Estimated Lua bytes for ``value`` (what the free-memory check compares); builds nothing."""
+    return _ToLua(_same, JSON_NULL, None).run(value)[1]
 
 
-class _Measure:
-    """One Python -> Lua preparation: validates, encodes strings and adds up the estimated Lua size, stopping
-    as soon as the size passes ``budget`` (so a value that expands hugely costs no more than the budget)."""
+class _ToLua:
+    """One Python -> Lua conversion. ``make_table`` turns a dict of converted entries or a list of converted
+    elements into a Lua table, converting nested dicts in the same call (lupa's recursive ``table_from``, in C), so
+    only the root and each array need a call of their own: an array's table must be kept, to be marked as one.
+    ``_same`` only measures. Converted arrays are collected for one marking call at the end."""
 
-    def __init__(self, budget: int | None) -> None:
+    __slots__ = ("make_table", "null", "budget", "total", "active", "arrays")
+
+    def __init__(self, make_table: Callable[[Any], Any], null: Any, budget: int | None) -> None:
+        self.make_table = make_table
+        self.null = null
         self.budget = budget
         self.total = 0
         self.active: set[int] = set()
+        self.arrays: list[Any] = []
+
+    def run(self, value: Any) -> tuple[Any, int]:
+        converted = self.convert(value, 0)
+        if type(converted) is dict:  # an object at the root; nested ones are built with it
+            converted = self.make_table(converted)
+        return converted, self.total
 
     def spend(self, cost: int) -> None:
         self.total += cost
         if self.budget is not None and self.total > self.budget:
             raise ValueTooLarge(self.total)
 
-    def prepare(self, value: Any, depth: int) -> tuple[Any, int]:
-        before = self.total
-        prepared = self.convert(value, depth)
-        return prepared, self.total - before
-
     def convert(self, value: Any, depth: int) -> Any:
-        if value is None or value is True or value is False:
-            return value
         kind = type(value)
-        if isinstance(value, str):
+        # The common JSON shapes first, by exact type (isinstance chains were a third of the cost).
+        if kind is str:
             data = value.encode("utf-8", "surrogateescape")
             self.spend(_STRING_COST + len(data))
             return data
+        if kind is dict:
+            return self.object(value, depth)
+        if kind is int:
+            return value if _INT_MIN <= value <= _INT_MAX else self.big_int(value)
+        if value is None or value is True or value is False or kind is float:
+            return value
+        if kind is list or kind is LuaArray or kind is tuple:
+            return self.array(value, depth)
+        if isinstance(value, str):
+            return self.convert(str(value), depth)
         if isinstance(value, (bytes, bytearray, memoryview)):
             data = bytes(value)
             self.spend(_STRING_COST + len(data))
             return data
         if isinstance(value, int):
-            value = int(value)
-            if _INT_MIN <= value <= _INT_MAX:
-                return value
-            try:
-                return float(value)
-            except OverflowError:
-                raise ValueError(f"an integer of {value.bit_length()} bits is too large for Lua") from None
+            return self.convert(int(value), depth)
         if isinstance(value, float):
             return float(value)
         if isinstance(value, JsonNull):
-            return _NULL
+            return self.null
         if isinstance(value, (list, tuple)):
             return self.array(value, depth)
         if isinstance(value, dict):
             return self.object(value, depth)
         raise TypeError(f"cannot pass a {kind.__name__} to Lua (plain data only)")
+
+    @staticmethod
+    def big_int(value: int) -> float:
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"an integer of {value.bit_length()} bits is too large for Lua") from None
 
     def enter(self, value: Any, depth: int) -> int:
         if depth >= MAX_DEPTH:
@@ -145,36 +154,40 @@ class _Measure:
         self.active.add(marker)
         return marker
 
-    def array(self, value: list[Any] | tuple[Any, ...], depth: int) -> _Array:
+    def array(self, value: list[Any] | tuple[Any, ...], depth: int) -> Any:
         marker = self.enter(value, depth)
         self.spend(_TABLE_COST + _ARRAY_SLOT * len(value))
-        items = _Array()
-        for element in value:
-            # None keeps its position: a null inside an array reads as json.null.
-            items.append(_NULL if element is None else self.convert(element, depth + 1))
+        convert, null, inner = self.convert, self.null, depth + 1
+        # None keeps its position: a null inside an array reads as json.null.
+        table = self.make_table([null if element is None else convert(element, inner) for element in value])
+        self.arrays.append(table)
         self.active.discard(marker)
-        return items
+        return table
 
-    def object(self, value: dict[Any, Any], depth: int) -> _Object:
+    def object(self, value: dict[Any, Any], depth: int) -> Any:
         marker = self.enter(value, depth)
-        fields = _Object()
+        fields: dict[Any, Any] = {}
+        convert, spend, inner = self.convert, self.spend, depth + 1
         for key, element in value.items():
             if element is None:
                 continue  # a null field reads as absent (nil)
-            if isinstance(key, str):
+            if type(key) is str:
                 lua_key: bytes | int = key.encode("utf-8", "surrogateescape")
-                self.spend(_STRING_COST + len(lua_key))
+                spend(_STRING_COST + len(lua_key))
             elif isinstance(key, bytes):
                 lua_key = key
-                self.spend(_STRING_COST + len(key))
+                spend(_STRING_COST + len(key))
             elif isinstance(key, int) and not isinstance(key, bool) and _INT_MIN <= key <= _INT_MAX:
                 lua_key = key
+            elif isinstance(key, str):
+                lua_key = str(key).encode("utf-8", "surrogateescape")
+                spend(_STRING_COST + len(lua_key))
             else:
                 raise TypeError(f"unsupported dict key {key!r}: keys must be str, bytes or int")
-            fields[lua_key] = self.convert(element, depth + 1)
-        self.spend(_TABLE_COST + _HASH_NODE * _pow2(len(fields)))
+            fields[lua_key] = convert(element, inner)
+        spend(_TABLE_COST + _HASH_NODE * _pow2(len(fields)))
         self.active.discard(marker)
-        return fields
+        return fields  # built by the table_from of the array or root holding it
 
 
 def _decode(data: bytes) -> str | bytes:
@@ -205,36 +218,18 @@ class Marshal:
 
     # -- Python -> Lua -------------------------------------------------------------------------------------------
 
-    def prepare(self, value: PlainData, budget: int | None = None) -> tuple[Any, int]:
-        """Validate ``value`` and estimate its Lua size, without touching Lua.
+    def to_lua(self, value: PlainData, budget: int | None = None) -> tuple[Any, int]:
+        """The Lua value for ``value`` and its estimated size in bytes of Lua memory.
 
-        Raises TypeError/ValueError for what is not plain data, ValueTooLarge once the size passes ``budget``.
+        Raises TypeError/ValueError for what is not plain data, ValueTooLarge once the size passes ``budget``
+        (call with the runtime's memory limit lifted: see the module docstring).
         """
-        return _Measure(budget).prepare(value, 0)
-
-    def build(self, prepared: Any) -> Any:
-        """Create the Lua value for a prepared value (the caller makes sure memory allows it)."""
-        arrays: list[Any] = []
-        result = self._build(prepared, arrays)
-        if arrays:
-            self._mark_arrays(self._lua.table_from(arrays))
+        table_from = self._lua.table_from
+        convert = _ToLua(lambda items: table_from(items, recursive=True), self._null, budget)
+        result = convert.run(value)
+        if convert.arrays:
+            self._mark_arrays(table_from(convert.arrays))
         return result
-
-    def to_lua(self, value: PlainData) -> Any:
-        """prepare + build, for set-up code where the memory limit is not armed."""
-        return self.build(self.prepare(value)[0])
-
-    def _build(self, value: Any, arrays: list[Any]) -> Any:
-        kind = type(value)
-        if kind is _Object:
-            return self._lua.table_from({k: self._build(v, arrays) for k, v in value.items()})
-        if kind is _Array:
-            table = self._lua.table_from([self._build(v, arrays) for v in value])
-            arrays.append(table)
-            return table
-        if value is _NULL:
-            return self._null
-        return value
 
     # -- Lua -> Python -------------------------------------------------------------------------------------------
 

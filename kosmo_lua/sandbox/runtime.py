@@ -11,7 +11,7 @@ How the limits hold (the measured hazards are in the team's lupa findings):
   armed only while script code runs: whenever Python takes control (a host call, a hook tick, set-up) it is
   lifted, because an allocation failure while lupa itself pushes or converts values deadlocks or aborts the
   process. Host calls refuse to start within a small reserve of the limit (lupa allocates before our code runs),
-  and results are measured before they are built (``marshal.prepare``) and refused when they would not fit.
+  and results are measured while they are built (``marshal.to_lua``) and refused as soon as they would not fit.
 * Python objects never reach Lua: host functions are Lua closures over one private dispatcher, results are real
   Lua tables, exceptions become plain Lua values, and strings are always passed as bytes (``encoding=None``).
 
@@ -219,7 +219,7 @@ class Sandbox:
         """Place plain data at ``path``."""
         names = _split_path(path, "Sandbox.set_value")
         try:
-            lua_value = self._marshal.to_lua(value)
+            lua_value = self._marshal.to_lua(value)[0]
         except (TypeError, ValueError) as exc:
             raise UsageError(f"Sandbox.set_value: value: {exc}") from None
         self._place(names, lua_value, "Sandbox.set_value")
@@ -424,51 +424,52 @@ class Sandbox:
             return self._kill_with(CpuLimitExceeded(self.cpu_limit))
         return self._pack(entry.path, value)
 
-    def _measure(self, values: tuple[Any, ...]) -> list[Any]:
-        """Prepare values for Lua, refusing (ValueTooLarge) as soon as they would not fit in free Lua memory."""
+    def _to_lua(self, values: tuple[Any, ...]) -> list[Any]:
+        """Lua values for host results, refusing (ValueTooLarge) as soon as they would not fit in free Lua memory.
+        Runs with the memory limit lifted (see the module docstring)."""
         if not self._executing:
-            return [self._marshal.prepare(v)[0] for v in values]
+            return [self._marshal.to_lua(v)[0] for v in values]
         try:
-            return self._prepare_within(values)
+            return self._to_lua_within(values)
         except ValueTooLarge:
             self._lua.gccollect()  # garbage counts as used until collected; only live data should refuse
-            return self._prepare_within(values)
+            return self._to_lua_within(values)
 
-    def _prepare_within(self, values: tuple[Any, ...]) -> list[Any]:
+    def _to_lua_within(self, values: tuple[Any, ...]) -> list[Any]:
         budget = self.memory_limit - self._lua.get_memory_used()
-        prepared = []
+        converted = []
         for value in values:
-            item, size = self._marshal.prepare(value, budget)
-            prepared.append(item)
+            item, size = self._marshal.to_lua(value, budget)
+            converted.append(item)
             budget -= size
-        return prepared
+        return converted
 
     def _pack(self, path: str, value: Any) -> Any:
         # A tuple is several Lua values (() is none); anything else, None included, is exactly one.
         values = value if type(value) is tuple else (value,)
         try:
-            prepared = self._measure(values)
+            converted = self._to_lua(values)
         except ValueTooLarge:
             return self._kill_with(MemoryLimitExceeded(self.memory_limit))
         except (TypeError, ValueError) as exc:
             return self._internal_error(path, exc)
-        packed: dict[Any, Any] = {b"ok": True, b"n": len(prepared)}
-        for i, item in enumerate(prepared, 1):
+        packed: dict[Any, Any] = {b"ok": True, b"n": len(converted)}
+        for i, item in enumerate(converted, 1):
             if item is not None:
-                packed[i] = self._marshal.build(item)
+                packed[i] = item
         return self._lua.table_from(packed)
 
     def _error_result(self, exc: CallError) -> Any:
         text = str(exc)
         try:
             try:
-                (prepared,) = self._measure((exc.data,))
+                (converted,) = self._to_lua((exc.data,))
             except (TypeError, ValueError):
-                (prepared,) = self._measure(({"message": text},))
+                (converted,) = self._to_lua(({"message": text},))
         except ValueTooLarge:
             return self._kill_with(MemoryLimitExceeded(self.memory_limit))
         # _encode: a message may quote script text read with surrogateescape (bytes that are not UTF-8).
-        return self._lua.table_from({b"err": self._marshal.build(prepared), b"text": _encode(text)})
+        return self._lua.table_from({b"err": converted, b"text": _encode(text)})
 
     def _internal_error(self, path: str, exc: BaseException) -> Any:
         # The traceback goes to the debug log only; Lua gets the path and the class name, nothing else.

@@ -182,6 +182,17 @@ def test_sends_bearer_user_agent_body_and_returns_raw(server: tuple[Script, str]
     assert raw.url == f"{base}/predictions?a=1%202"
 
 
+def test_cookies_a_server_sets_are_never_sent_back(server: tuple[Script, str], integration: Integration) -> None:
+    script, base = server
+    script.then("reply", 200, {"Set-Cookie": "session=abc; Path=/"}, b'{"id": "p1"}')
+    script.then("reply", 200, {}, b'{"id": "p1"}')
+    with make_client(base, integration, FakeTime()) as client:
+        first = client.send(spec(), deadline=None)
+        client.send(spec(), deadline=None)
+    assert first.header("set-cookie") == "session=abc; Path=/"  # the answer still shows it
+    assert "cookie" not in script.seen[1].headers  # ... but no jar carries it into the next request
+
+
 def test_operation_without_auth_sends_no_credential(server: tuple[Script, str], integration: Integration) -> None:
     script, base = server
     with make_client(base, integration, FakeTime(), secret=None) as client:

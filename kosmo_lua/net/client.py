@@ -70,6 +70,10 @@ def _header_items(headers: "httpx.Headers") -> tuple[tuple[str, str], ...]:
         return tuple(headers.multi_items())  # httpx's rules for headers that are not ASCII
 
 
+def _keep_no_cookies(response: "httpx.Response") -> None:
+    """Cookies.extract_cookies for HttpClient: Set-Cookie headers are ignored (see HttpClient.__init__)."""
+
+
 def _first(items: tuple[tuple[str, str], ...], name: str) -> str:
     return next((value for key, value in items if key == name), "")
 
@@ -105,6 +109,10 @@ class HttpClient:
         self.pacer = pacer
         self._http = httpx.Client(transport=transport, follow_redirects=False,
                                   headers={"User-Agent": user_agent()})
+        # No cookie jar: an API's state travels in the account's credentials, never in cookies a server set on an
+        # earlier call. httpx has no switch for that, so this client's own Cookies object gets an extraction step
+        # that keeps nothing (it also spared every response two urllib compatibility objects: ~5 % of a call).
+        self._http.cookies.extract_cookies = _keep_no_cookies  # type: ignore[method-assign]
         self._uncapped: dict[float, httpx.Timeout] = {}
 
     def close(self) -> None:

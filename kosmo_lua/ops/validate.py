@@ -184,34 +184,37 @@ def _check(value: Any, shape: _Shape, problems: list[str]) -> Any:
         problems.append(f"{shape.label} expects {_EXPECTS[shape.type]}, got json.null")
         return _MISSING
     kind = shape.type
-    got = describe_value(value)
-    bad = f"{shape.label} expects {_EXPECTS.get(kind, kind)}, got {got}"
+    original = value
+
+    def bad() -> str:  # built only for a value that is refused: most calls have none
+        return f"{shape.label} expects {_EXPECTS.get(kind, kind)}, got {describe_value(original)}"
+
     if kind == "string":
         if not isinstance(value, str):
-            problems.append(bad)
+            problems.append(bad())
             return _MISSING
     elif kind == "integer":
         if isinstance(value, float) and value.is_integer() and math.isfinite(value):
             value = int(value)  # Lua 5.4 keeps 3.0 a float; the API wants 3
         if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(bad)
+            problems.append(bad())
             return _MISSING
     elif kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            problems.append(bad)
+            problems.append(bad())
             return _MISSING
         if not math.isfinite(value):
-            problems.append(f"{shape.label} expects a finite number, got {got}")
+            problems.append(f"{shape.label} expects a finite number, got {describe_value(original)}")
             return _MISSING
     elif kind == "boolean":
         if not isinstance(value, bool):
-            problems.append(bad)
+            problems.append(bad())
             return _MISSING
     elif kind == "object":
         if isinstance(value, list) and not value:
             value = {}  # an empty table is an empty object where the schema says object
         if not isinstance(value, dict):
-            problems.append(bad)
+            problems.append(bad())
             return _MISSING
         value = _coerce_nested(value, shape.schema)
         if not _json_ready(value, shape.label, problems):
@@ -220,13 +223,13 @@ def _check(value: Any, shape: _Shape, problems: list[str]) -> Any:
         if isinstance(value, dict) and not value:
             value = LuaArray()
         if not isinstance(value, list):
-            problems.append(bad if not isinstance(value, dict) else
+            problems.append(bad() if not isinstance(value, dict) else
                             f"{shape.label} expects an array (a list table), got a table with named keys")
             return _MISSING
         return _check_items(LuaArray(value), shape, problems)
     elif kind == "binary":
         if not _file_like(value):
-            problems.append(bad)
+            problems.append(bad())
             return _MISSING
         return value
     elif kind == "any":

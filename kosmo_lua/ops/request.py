@@ -22,9 +22,7 @@ filled in with the type that was used) and ``file_filename_from: <field>`` (the 
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,7 +30,7 @@ from ..sandbox.values import JsonNull
 from .files import FileInput, guess_content_type
 from .multipart import Part, encode_multipart
 from .spec import RequestSpec
-from .styles import cookie_pairs, header_text, path_text, query_pairs
+from .styles import cookie_pairs, header_text, jsonable, path_text, query_pairs, scalar_text
 from .table import Body, Operation
 from .validate import NormalisedArgs
 
@@ -43,37 +41,9 @@ DEFAULT_FILE_CONTENT_TYPE = "application/octet-stream"
 DEFAULT_FILENAME = "file"
 
 
-def _text(value: Any) -> str:
-    """A scalar as it appears in a URL, header or form field."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return json.dumps(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(_jsonable(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return str(value)
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain data -> values json can write: json.null -> None, int keys -> str, FileInput -> base64 text."""
-    if isinstance(value, JsonNull):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, FileInput):
-        return base64.b64encode(value.content).decode("ascii")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("a non-finite number reached the request builder (validation should refuse it)")
-    if isinstance(value, (bytes, bytearray)):
-        raise ValueError("raw bytes reached a JSON body (validation should refuse them)")
-    return value
-
-
 def json_bytes(value: Any) -> bytes:
     """Compact JSON with sorted keys: the same value always gives the same bytes."""
-    return json.dumps(_jsonable(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return json.dumps(jsonable(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
 
 
 def _path(op: Operation, args: NormalisedArgs) -> str:
@@ -156,7 +126,7 @@ def _multipart(op: Operation, body: dict[str, Any]) -> tuple[bytes, str]:
             continue
         if name not in fields or isinstance(fields[name], JsonNull):
             continue  # a null form field is simply not sent
-        parts.append(Part(name, _text(fields[name]).encode("utf-8")))
+        parts.append(Part(name, scalar_text(fields[name]).encode("utf-8")))
     return encode_multipart(parts)
 
 
@@ -185,11 +155,11 @@ def _form(body: dict[str, Any]) -> bytes:
         if isinstance(value, JsonNull):
             continue
         if isinstance(value, list):
-            pairs += [(name, _text(v)) for v in value]
+            pairs += [(name, scalar_text(v)) for v in value]
         elif isinstance(value, FileInput):
             pairs.append((name, value.content))  # type: ignore[arg-type]  # urlencode quotes bytes as they are
         else:
-            pairs.append((name, _text(value)))
+            pairs.append((name, scalar_text(value)))
     return urlencode(pairs).encode("ascii")
 
 

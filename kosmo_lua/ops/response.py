@@ -206,7 +206,7 @@ def _success(op: Operation, raw: RawResponse, function: str) -> PlainData:
     if raw.status == 204:
         return {}
     if kind in ("json", "empty"):
-        if not raw.body.strip():
+        if not raw.body or raw.body.isspace():  # isspace: no copy of a large body, unlike strip()
             return {}
         if is_json_type(ctype) or (not ctype and _looks_like_json(raw.body)):
             return _decode_or_fail(raw, function)

@@ -34,6 +34,7 @@ values are percent-encoded here, item by item, so their delimiters stay unambigu
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
     "default_explode",
     "style_of",
     "explode_of",
+    "jsonable",
     "scalar_text",
     "query_pairs",
     "path_text",
@@ -87,19 +89,28 @@ def scalar_text(value: Any) -> str:
     if isinstance(value, float):
         return json.dumps(value)
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(_jsonable(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        return json.dumps(jsonable(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     return str(value)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Plain data -> values json can write: json.null -> None, int keys -> str, a file -> base64 text."""
     if isinstance(value, JsonNull):
         return None
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("a non-finite number reached the request builder (validation should refuse it)")
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        raise ValueError("raw bytes reached a JSON value (validation should refuse them)")
+    from .files import FileInput  # imported here: files imports validate, which imports this module
+
+    if isinstance(value, FileInput):
+        return base64.b64encode(value.content).decode("ascii")
     return value
 
 

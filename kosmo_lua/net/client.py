@@ -61,21 +61,15 @@ class _Failed(Exception):
         self.retry_safe = retry_safe
 
 
-def _header_items(headers: "httpx.Headers") -> tuple[tuple[str, str], ...]:
-    """A response's headers as (lower-case name, value) text pairs, decoded once: httpx's own accessors work out
-    the headers' encoding again on every access (three per response here; it showed in profiles of call loops)."""
-    try:
-        return tuple((name.decode("ascii").lower(), value.decode("ascii")) for name, value in headers.raw)
-    except UnicodeDecodeError:
-        return tuple(headers.multi_items())  # httpx's rules for headers that are not ASCII
-
-
 def _keep_no_cookies(response: "httpx.Response") -> None:
     """Cookies.extract_cookies for HttpClient: Set-Cookie headers are ignored (see HttpClient.__init__)."""
 
 
 def _first(items: tuple[tuple[str, str], ...], name: str) -> str:
-    return next((value for key, value in items if key == name), "")
+    for key, value in items:
+        if key == name:
+            return value
+    return ""
 
 
 class HttpClient:
@@ -252,7 +246,8 @@ class HttpClient:
                 raise DeadlineReached(op) from None
             raise self._describe(exc, url, spec, timeout) from None
         try:
-            resp_headers = _header_items(response.headers)
+            # Decoded once (lower-case names): httpx works out the headers' encoding again on every .get().
+            resp_headers = tuple(response.headers.multi_items())
             declared = _first(resp_headers, "content-length")
             if declared.isdigit() and int(declared) > self.max_response_bytes:
                 raise self._too_large(op)

@@ -39,6 +39,7 @@ class Pacer:
         self._windows: dict[str, deque[float]] = {x.name: deque() for x in self._limits}
         self._in_flight: dict[str, int] = {x.name: 0 for x in self._limits}
         self._lock = threading.Condition()
+        self._waiting = 0  # threads in self._lock.wait(), changed only while holding the lock
         self._clock = clock
         self._sleep = sleep
         # On the real clock a waiter sleeps on the condition, so a request that ends wakes it at once; an injected
@@ -83,7 +84,8 @@ class Pacer:
         with self._lock:
             self._in_flight[entry.name] -= 1
             self._windows[entry.name].append(self._clock())
-            self._lock.notify_all()
+            if self._waiting:  # wake the requests waiting for a place (none, in the usual case)
+                self._lock.notify_all()
 
     def _take(self, entry: RateLimit, deadline: float | None, operation: str) -> float:
         """Wait for a free place in entry's window and hold it as in flight; the seconds waited."""
@@ -106,7 +108,11 @@ class Pacer:
                                                      f"({entry.limit} per {entry.per_seconds:g} s)")
                 if self._real_time:
                     started = now
-                    self._lock.wait(wait)  # a request ending wakes us early to look again
+                    self._waiting += 1
+                    try:
+                        self._lock.wait(wait)  # a request ending wakes us early to look again
+                    finally:
+                        self._waiting -= 1
                     waited += self._clock() - started
                     continue
             # Sleep outside the lock so other threads can see the window; re-check afterwards since one of them

@@ -64,13 +64,13 @@ def integration_folder(name: str) -> Path:
 
 
 @contextmanager
-def served(name: str, **options: Any) -> Iterator[tuple[Any, Any]]:
-    """(emulator, loopback server) for the integration ``name``, stopped on exit."""
+def served(name: str, **options: Any) -> Iterator[Any]:
+    """The emulator of the integration ``name`` on a loopback port (``emulator.server``), stopped on exit."""
     from kosmo_lua.emulate import load_emulator
 
     emulator = load_emulator(integration_folder(name), **options)
-    server = emulator.serve()
+    emulator.server = emulator.serve()
     try:
-        yield emulator, server
+        yield emulator
     finally:
-        server.stop()
+        emulator.server.stop()

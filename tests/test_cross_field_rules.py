@@ -161,8 +161,8 @@ def test_the_emulator_refuses_the_same_calls(stability: Any, function: str, args
 def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("rules")
     (root / "work").mkdir()
-    with served("stability") as (emulator, server):
-        emulator.run_env = clean_env({"KOSMO_HOME": str(root / "home"), "STABILITY_BASE_URL": server.base_url,
+    with served("stability") as emulator:
+        emulator.run_env = clean_env({"KOSMO_HOME": str(root / "home"), "STABILITY_BASE_URL": emulator.server.base_url,
                                       "STABILITY_API_KEY": KEY})
         emulator.work = root / "work"
         emulator.png = _png(emulator)

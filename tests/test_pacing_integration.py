@@ -116,8 +116,7 @@ def test_slots_from_many_threads_never_exceed_the_window() -> None:
 
 @pytest.fixture(scope="module")
 def replicate() -> Iterator[Any]:
-    with served("replicate") as (emulator, server):
-        emulator.server = server
+    with served("replicate") as emulator:
         yield emulator
 
 

@@ -49,8 +49,7 @@ def ok(data: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def slow_replicate() -> Iterator[Any]:
     """The Replicate emulator on a loopback port, 100 ms of latency on every API request."""
-    with served("replicate", latency_ms=100) as (emulator, server):
-        emulator.server = server
+    with served("replicate", latency_ms=100) as emulator:
         yield emulator
 
 

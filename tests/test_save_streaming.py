@@ -25,8 +25,7 @@ MIB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def stability() -> Iterator[Any]:
-    with served("stability", job_polls=0) as (emulator, server):
-        emulator.server = server
+    with served("stability", job_polls=0) as emulator:
         yield emulator
 
 

@@ -88,15 +88,13 @@ def test_the_detector_sees_every_form() -> None:
 
 @pytest.fixture(scope="module")
 def replicate() -> Iterator[Any]:
-    with served("replicate") as (emulator, server):
-        emulator.server = server
+    with served("replicate") as emulator:
         yield emulator
 
 
 @pytest.fixture(scope="module")
 def stability() -> Iterator[Any]:
-    with served("stability", job_polls=0) as (emulator, server):
-        emulator.server = server
+    with served("stability", job_polls=0) as emulator:
         yield emulator
 
 

@@ -37,7 +37,7 @@ class IntegrationBinder:
         self.options = engine.options
         self._clients: dict[tuple[str, str], Any] = {}
         self._enabled: dict[str, bool] = {}  # per integration name, from the config (read once per binder)
-        self._policies: dict[str, dict[str, str]] = {}
+        self._policies: dict[str, Any] = {}  # per integration name: its permission Policy
         self._emulators: dict[str, Any] = {}
         self._config: Any = None
         self._by_name: dict[str, "LoadedIntegration"] = {}
@@ -189,7 +189,8 @@ class IntegrationBinder:
         """The call pipeline as a generator: it yields the blocking exchange (a function of no arguments) and is
         resumed with its RawResponse, or with the exception it raised; its return value is the script's result.
         So the synchronous path and a ``parallel`` task share every step, the record included."""
-        check_permission, resolve_file_inputs, build_request, DeadlineReached, validate_args = _pipeline()
+        blocks = _pipeline()
+        DeadlineReached = blocks.DeadlineReached
         info = loaded.info
         function = f"{info.name}.{op.name}"
         record: dict[str, Any] = {"path": function, "account": account or "default", "status": "error",
@@ -198,17 +199,18 @@ class IntegrationBinder:
         sink = None
         try:
             self._check_enabled(info)
-            normalised = validate_args(op, {} if next_url else args, function=function)
-            bypassed = check_permission(info, op.access, function=function, policy=self._policy(info),
-                                        force=self.options.force, agent=self.options.agent)
+            normalised = blocks.validate_args(op, {} if next_url else args, function=function)
+            bypassed = blocks.check_permission(info, op.access, function=function, policy=self._policy(info),
+                                               force=self.options.force, agent=self.options.agent)
             if bypassed:
                 record["permission_bypassed"] = True
             client = self._client(loaded, account)
             if getattr(client, "emulated", False):
                 record["emulated"] = True
-            normalised = resolve_file_inputs(op, normalised, cwd=self._cwd, function=function)
-            sink = self._check_save_target(op, normalised, function)
-            spec = build_request(op, normalised, integration=info.name)
+            normalised = blocks.resolve_file_inputs(op, normalised, cwd=self._cwd, function=function)
+            save = self._save_args(op, normalised)
+            sink = self._check_save_target(op, save, function)
+            spec = blocks.build_request(op, normalised, integration=info.name)
             if next_url:
                 from dataclasses import replace
 
@@ -217,7 +219,7 @@ class IntegrationBinder:
             raw = yield lambda: client.send(spec, deadline=deadline, rate_key=op.name, auth=op.auth, sink=sink)
             record["http_status"] = raw.status
             record["attempts"] = raw.attempts
-            result = self._result(op, normalised, raw, info, function, sink)
+            result = self._result(op, save, raw, info, function, sink)
             record["status"] = "ok"
             return result
         except DeadlineReached as exc:
@@ -242,20 +244,17 @@ class IntegrationBinder:
     @staticmethod
     def _save_args(op: Any, args: Any) -> tuple[str, bool] | None:
         """``(save_to, overwrite)`` when the call asked to write its file content to disk, else None."""
-        from .ops.validate import SAVE_TO_KINDS
-
-        engine_args = getattr(args, "engine", None) or {}
-        save_to = engine_args.get("save_to")
-        if not save_to or op.response.kind not in SAVE_TO_KINDS:
+        engine_args = args.engine
+        save_to = engine_args.get("save_to") if engine_args else None
+        if not save_to or op.response.kind not in _pipeline().SAVE_TO_KINDS:
             return None
         return save_to, bool(engine_args.get("overwrite"))
 
-    def _check_save_target(self, op: Any, args: Any, function: str) -> Any:
+    def _check_save_target(self, op: Any, save: tuple[str, bool] | None, function: str) -> Any:
         """Refuse a bad ``save_to`` before anything is sent, so a refused path never costs an API call. Returns the
         FileSink the answer streams into (None without save_to): a 2xx answer that is the file itself goes to disk
         as it arrives, never whole into memory; a JSON answer (a media file as base64, a running job's status) and
         an error stay in memory and are handled below as before."""
-        save = self._save_args(op, args)
         if save is None:
             return None
         from .net.sink import FileSink
@@ -267,17 +266,17 @@ class IntegrationBinder:
         return FileSink(target, wants=lambda status, ctype: 200 <= status < 300 and status != 204
                         and not (media and is_json_type(ctype)))
 
-    def _result(self, op: Any, args: Any, raw: Any, info: Any, function: str, sink: Any = None) -> Any:
+    def _result(self, op: Any, save: tuple[str, bool] | None, raw: Any, info: Any, function: str,
+                sink: Any = None) -> Any:
         """The script's result. With ``save_to`` the file content goes to disk as the raw bytes that arrived (no
         base64 copy in memory) and the script gets ``{path, content_type, bytes, ...}``; an answer that carries no
         file yet (a running job's ``{id, status}``) is returned as it came and nothing is written."""
-        from .ops.response import media_payload, parse_response
-
-        save = self._save_args(op, args)
         if sink is not None and sink.used:
             return self._commit_streamed(op, raw, sink, save, function)
         if save is None or not 200 <= raw.status < 300:
-            return parse_response(op, raw, integration=info, function=function)
+            return _pipeline().parse_response(op, raw, integration=info, function=function)
+        from .ops.response import media_payload
+
         content, fields = media_payload(op, raw, function=function)
         if content is None or not isinstance(fields, dict):
             return fields
@@ -319,14 +318,16 @@ class IntegrationBinder:
             raise CallError(f"{info.name} is disabled in the configuration; enable it with `kosmo "
                             f"integrations:configure {info.name} --enable`", kind="disabled", integration=info.name)
 
-    def _policy(self, info: Any) -> dict[str, str]:
+    def _policy(self, info: Any) -> Any:
         policy = self._policies.get(info.name)
         if policy is None:
+            from .config.permissions import as_policy
+
             try:
-                policy = self.config().permissions(info)
+                settings = self.config().permissions(info)
             except KosmoError:
-                policy = dict(info.permissions)
-            self._policies[info.name] = policy
+                settings = dict(info.permissions)
+            policy = self._policies[info.name] = as_policy(settings)  # a Policy, checked once, not per call
         return policy
 
     def _client(self, loaded: "LoadedIntegration", alias: str | None) -> Any:
@@ -376,22 +377,35 @@ class IntegrationBinder:
         return emulator
 
 
-_PIPELINE: tuple[Any, ...] | None = None
-
-
-def _pipeline() -> tuple[Any, ...]:
+class _Blocks:
     """The pipeline's building blocks, imported on the first call (a script that calls no API never loads them),
-    then kept: five function-level imports on every call were ~10 % of a call's own work."""
-    global _PIPELINE
-    if _PIPELINE is None:
+    then kept: function-level imports on every call were ~10 % of a call's own work."""
+
+    def __init__(self) -> None:
         from .config.permissions import check
         from .net import DeadlineReached
         from .ops.files import resolve_file_inputs
         from .ops.request import build_request
-        from .ops.validate import validate_args
+        from .ops.response import parse_response
+        from .ops.validate import SAVE_TO_KINDS, validate_args
 
-        _PIPELINE = (check, resolve_file_inputs, build_request, DeadlineReached, validate_args)
-    return _PIPELINE
+        self.check_permission = check
+        self.DeadlineReached = DeadlineReached
+        self.resolve_file_inputs = resolve_file_inputs
+        self.build_request = build_request
+        self.parse_response = parse_response
+        self.validate_args = validate_args
+        self.SAVE_TO_KINDS = SAVE_TO_KINDS
+
+
+_BLOCKS: _Blocks | None = None
+
+
+def _pipeline() -> _Blocks:
+    global _BLOCKS
+    if _BLOCKS is None:
+        _BLOCKS = _Blocks()
+    return _BLOCKS
 
 
 def _resume(steps: Any, outcome: Any) -> Any:

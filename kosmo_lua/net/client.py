@@ -1,6 +1,7 @@
 """``HttpClient``: sends a ``RequestSpec`` for one account and returns a ``RawResponse``.
 
-One client per account, holding one ``httpx.Client`` (connection reuse). Per attempt it paces (``Pacer``), adds the
+One client per account, holding one connection pool (``kosmo_lua.net.wire``: httpcore, or an httpx.Client for an
+injected transport or a proxy). Per attempt it paces (``Pacer``), adds the
 credential, caps every timeout by the run's deadline, streams the body with a size limit, and decides from
 ``retry`` whether and when to try again (see ``kosmo_lua.net.retry`` for which failures may be repeated). Errors
 leave as ``kosmo_lua.errors`` classes with short messages naming host:port, never a URL query or a secret.
@@ -61,10 +62,6 @@ class _Failed(Exception):
         self.retry_safe = retry_safe
 
 
-def _keep_no_cookies(response: "httpx.Response") -> None:
-    """Cookies.extract_cookies for HttpClient: Set-Cookie headers are ignored (see HttpClient.__init__)."""
-
-
 def _first(items: tuple[tuple[str, str], ...], name: str) -> str:
     for key, value in items:
         if key == name:
@@ -101,16 +98,25 @@ class HttpClient:
             pacer = shared_pacer(account, integration) if real_time else \
                 Pacer(integration.rate_limits, clock=clock, sleep=sleep)
         self.pacer = pacer
-        self._http = httpx.Client(transport=transport, follow_redirects=False,
-                                  headers={"User-Agent": user_agent()})
-        # No cookie jar: an API's state travels in the account's credentials, never in cookies a server set on an
-        # earlier call. httpx has no switch for that, so this client's own Cookies object gets an extraction step
-        # that keeps nothing (it also spared every response two urllib compatibility objects: ~5 % of a call).
-        self._http.cookies.extract_cookies = _keep_no_cookies  # type: ignore[method-assign]
+        # The connection(s) to the API (kosmo_lua.net.wire). No cookie jar on either wire: an API's state travels in
+        # the account's credentials, never in cookies a server set on an earlier call. No redirects followed.
+        from .wire import open_wire
+
+        self._wire = open_wire(account.base_url, transport=transport, user_agent=user_agent())
         self._uncapped: dict[float, httpx.Timeout] = {}
+        # Per account, so worked out once: the query parameter that carries a key (never shown), the header names
+        # a request may not set itself, and the credential's headers and query pairs (made on the first request).
+        scheme = integration.auth
+        self._hidden_params = frozenset({scheme.name} if scheme.kind == "query" else ())
+        blocked = {"authorization"}
+        name = auth_header_name(integration)
+        if name:
+            blocked.add(name.lower())
+        self._blocked_headers = frozenset(blocked)
+        self._credential: tuple[list[tuple[str, str]], list[tuple[str, str]]] | None = None
 
     def close(self) -> None:
-        self._http.close()
+        self._wire.close()
 
     def __enter__(self) -> "HttpClient":
         return self
@@ -134,10 +140,8 @@ class HttpClient:
         if deadline is not None and math.isinf(deadline):
             deadline = None  # the sandbox's "no chunk running" value: no limit, and long Retry-After rules apply
         op = spec.operation
-        scheme = self.integration.auth
-        hidden_params = {scheme.name} if scheme.kind == "query" else set()
-        auth_headers, auth_query = auth_headers_and_query(self.account, self.integration, function=op) \
-            if auth else ([], [])
+        hidden_params = self._hidden_params
+        auth_headers, auth_query = self._credentials(op) if auth else ([], [])
         url = build_url(self.account.base_url, spec.path, [*spec.query, *auth_query],
                         absolute_url=spec.absolute_url, operation=op, drop_params=hidden_params)
         shown_url = redact_query(url, hidden_params)
@@ -192,16 +196,19 @@ class HttpClient:
                 delay = retry_after
             self._sleep(delay)
 
+    def _credentials(self, op: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The account's credential as headers and query pairs; CredentialsMissing (not kept) when it has none."""
+        if self._credential is None:
+            self._credential = auth_headers_and_query(self.account, self.integration, function=op)
+        return self._credential
+
     def _fits(self, delay: float, deadline: float | None) -> bool:
         """Whether waiting delay still leaves time for another attempt before deadline."""
         return deadline is None or self._clock() + delay < deadline
 
     def _headers(self, spec: RequestSpec, auth_headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         # A credential comes only from the account: any auth header in the spec is dropped, never forwarded.
-        blocked = {"authorization"}
-        name = auth_header_name(self.integration)
-        if name:
-            blocked.add(name.lower())
+        blocked = self._blocked_headers
         headers = [(k, v) for k, v in spec.headers if k.lower() not in blocked]
         if spec.content_type and not any(k.lower() == "content-type" for k, _ in headers):
             headers.append(("Content-Type", spec.content_type))
@@ -236,9 +243,7 @@ class HttpClient:
         op = spec.operation
         timeout, capped = self._timeouts(read_timeout, deadline, op)
         try:
-            request = self._http.build_request(spec.method, url, headers=headers, content=spec.body,
-                                               timeout=timeout)
-            response = self._http.send(request, stream=True)
+            response = self._wire.open(spec.method, url, headers, spec.body, timeout)
         except httpx.InvalidURL:
             raise TransportError(op, f"invalid request URL for {target(url)}") from None
         except httpx.HTTPError as exc:
@@ -246,18 +251,17 @@ class HttpClient:
                 raise DeadlineReached(op) from None
             raise self._describe(exc, url, spec, timeout) from None
         try:
-            # Decoded once (lower-case names): httpx works out the headers' encoding again on every .get().
-            resp_headers = tuple(response.headers.multi_items())
+            resp_headers = response.headers
             declared = _first(resp_headers, "content-length")
             if declared.isdigit() and int(declared) > self.max_response_bytes:
                 raise self._too_large(op)
             content_type = _first(resp_headers, "content-type").split(";")[0].strip().lower()
-            to_disk = sink is not None and sink.wants(response.status_code, content_type)
+            to_disk = sink is not None and sink.wants(response.status, content_type)
             if sink is not None:
                 sink.start() if to_disk else sink.skip()  # per attempt: a retry may answer differently
             chunks: list[bytes] = []
             size = 0
-            for chunk in response.iter_bytes():
+            for chunk in response.chunks:
                 size += len(chunk)
                 if size > self.max_response_bytes:
                     raise self._too_large(op)
@@ -267,7 +271,7 @@ class HttpClient:
                     chunks.append(chunk)
                 if deadline is not None and self._clock() > deadline:
                     raise DeadlineReached(op)
-            return response.status_code, resp_headers, b"".join(chunks)
+            return response.status, resp_headers, b"".join(chunks)
         except httpx.HTTPError as exc:
             if capped and isinstance(exc, httpx.TimeoutException):
                 raise DeadlineReached(op) from None
@@ -294,6 +298,8 @@ class HttpClient:
             message = f"no response from {where} within {timeout.read:g} s"
         elif isinstance(exc, httpx.WriteTimeout):
             message = f"timed out sending the request to {where}"
+        elif isinstance(exc, httpx.LocalProtocolError):
+            message = f"could not send the request to {where} ({reason})"
         elif isinstance(exc, httpx.RemoteProtocolError):
             message = f"the connection to {where} closed before a complete response"
         elif isinstance(exc, httpx.ReadError):

@@ -344,6 +344,37 @@ def _json_ready(value: Any, label: str, problems: list[str], where: str = "") ->
 
 # -- the whole call ----------------------------------------------------------------------------------------------------
 
+class _Plan:
+    """What validation needs from one operation, worked out on its first call instead of on every call: the
+    parameters by each name they answer to, the shapes they are checked against, the names of loose body fields
+    and of engine arguments."""
+
+    __slots__ = ("op", "by_key", "params", "engine_names", "loose_names", "field_shapes")
+
+    def __init__(self, op: Operation) -> None:
+        self.op = op
+        self.by_key: dict[str, Param] = {}
+        for p in reversed(op.params):  # the first parameter answering to a name wins, as Operation.param says
+            self.by_key[p.lua_name] = p
+            self.by_key[p.name] = p
+        self.params = tuple((p, _shape_of_param(p)) for p in op.params)
+        self.engine_names = frozenset(engine_argument_names(op.response))
+        body = op.body
+        self.loose_names = frozenset(f.name for f in body.fields) \
+            if body is not None and body.encoding not in ("text", "binary") else frozenset()
+        self.field_shapes = {f.name: _shape_of_field(f) for f in body.fields} if body is not None else {}
+
+
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(op: Operation) -> _Plan:
+    plan = _PLANS.get(id(op))
+    if plan is None or plan.op is not op:  # an id can be reused once an operation is gone
+        plan = _PLANS[id(op)] = _Plan(op)
+    return plan
+
+
 def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
     """Check a call's arguments against ``op``; raise ``ArgumentError(function, problems)`` listing every problem."""
     problems: list[str] = []
@@ -359,10 +390,9 @@ def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
             hint = " (pass the file as {body = ...})"
         raise ArgumentError(function, [f"expected a table of arguments, got {lua_type_name(args)}{hint}"])
 
-    engine_names = engine_argument_names(op.response)
+    plan = _plan(op)
+    engine_names, loose_names, by_key = plan.engine_names, plan.loose_names, plan.by_key
     body = op.body
-    loose_names = {f.name for f in body.fields} if body is not None and body.encoding not in ("text", "binary") \
-        else set()
     given_params: dict[str, tuple[str, Any]] = {}
     engine_given: dict[str, Any] = {}
     loose: dict[str, Any] = {}
@@ -374,7 +404,7 @@ def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
         if not isinstance(key, str):
             problems.append(f"unexpected positional value at [{key}] (arguments are named: {{name = value}})")
             continue
-        p = op.param(key)
+        p = by_key.get(key)
         if p is not None:
             if p.name in given_params:
                 problems.append(f"parameter '{p.lua_name}' is given twice (as '{given_params[p.name][0]}' and "
@@ -388,7 +418,7 @@ def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
             loose[key] = value
         else:
             unknown.append(key)
-    accepted = accepted_arguments(op)
+    accepted = accepted_arguments(op) if unknown else []
     for key in sorted(unknown):
         near = close_matches(key, accepted, limit=1)
         hint = f" Did you mean '{near[0]}'?" if near else ""
@@ -396,13 +426,13 @@ def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
         problems.append(f"unknown argument '{key}'.{hint} Accepted: {listing}")
 
     out = NormalisedArgs()
-    for p in op.params:
-        slot = {"path": out.path, "query": out.query, "header": out.headers, "cookie": out.cookies}[p.location]
+    slots = {"path": out.path, "query": out.query, "header": out.headers, "cookie": out.cookies}
+    for p, shape in plan.params:
         if p.name not in given_params:
             if p.required:
                 problems.append(f"missing required parameter '{p.lua_name}' ({p.location}, {p.type})")
             continue
-        value = _check(given_params[p.name][1], _shape_of_param(p), problems)
+        value = _check(given_params[p.name][1], shape, problems)
         if value is _MISSING or not _fits_style(value, p, problems):
             continue
         if p.location == "path" and not _path_value_ok(value, p, problems):
@@ -411,9 +441,9 @@ def validate_args(op: Operation, args: Any, *, function: str) -> NormalisedArgs:
             value = _header_value(value, p, problems)
             if value is _MISSING:
                 continue
-        slot[p.name] = value
+        slots[p.location][p.name] = value
 
-    body_value = _validate_body(body, wrapper, loose, problems) if body is not None else None
+    body_value = _validate_body(body, wrapper, loose, problems, plan.field_shapes) if body is not None else None
     if op.rules:
         problems += rule_problems(op, _given_by_name(op, given_params, wrapper, loose))
     for key, value in engine_given.items():
@@ -505,7 +535,8 @@ def _scalar_text(value: Any) -> str:
     return str(value)
 
 
-def _validate_body(body: Body, wrapper: Any, loose: dict[str, Any], problems: list[str]) -> Any:
+def _validate_body(body: Body, wrapper: Any, loose: dict[str, Any], problems: list[str],
+                   field_shapes: dict[str, _Shape]) -> Any:
     if body.encoding == "binary":
         # The whole body is one file (read later by kosmo_lua.ops.files.resolve_file_inputs).
         if wrapper is _MISSING:
@@ -565,7 +596,7 @@ def _validate_body(body: Body, wrapper: Any, loose: dict[str, Any], problems: li
             if f.required and (body.required or anything):
                 problems.append(f"missing required parameter '{f.name}' (body, {f.type})")
             continue
-        value = _check(given[f.name], _shape_of_field(f), problems)
+        value = _check(given[f.name], field_shapes[f.name], problems)
         if value is not _MISSING:
             out[f.name] = value
     if not anything and not body.required:

@@ -156,10 +156,26 @@ class _ToLua:
 
     def array(self, value: list[Any] | tuple[Any, ...], depth: int) -> Any:
         marker = self.enter(value, depth)
-        self.spend(_TABLE_COST + _ARRAY_SLOT * len(value))
+        cost = _TABLE_COST + _ARRAY_SLOT * len(value)
         convert, null, inner = self.convert, self.null, depth + 1
-        # None keeps its position: a null inside an array reads as json.null.
-        table = self.make_table([null if element is None else convert(element, inner) for element in value])
+        elements = []
+        append = elements.append
+        for element in value:
+            # Strings and numbers inline (a call per element was most of the cost); None keeps its position as
+            # json.null; the rest through convert.
+            kind = type(element)
+            if kind is str:
+                data = element.encode("utf-8", "surrogateescape")
+                cost += _STRING_COST + len(data)
+                append(data)
+            elif element is None:
+                append(null)
+            elif (kind is int and _INT_MIN <= element <= _INT_MAX) or kind is float or kind is bool:
+                append(element)
+            else:
+                append(convert(element, inner))
+        self.spend(cost)
+        table = self.make_table(elements)
         self.arrays.append(table)
         self.active.discard(marker)
         return table
@@ -167,27 +183,44 @@ class _ToLua:
     def object(self, value: dict[Any, Any], depth: int) -> Any:
         marker = self.enter(value, depth)
         fields: dict[Any, Any] = {}
-        convert, spend, inner = self.convert, self.spend, depth + 1
+        convert, inner = self.convert, depth + 1
+        cost = 0
         for key, element in value.items():
             if element is None:
                 continue  # a null field reads as absent (nil)
             if type(key) is str:
                 lua_key: bytes | int = key.encode("utf-8", "surrogateescape")
-                spend(_STRING_COST + len(lua_key))
-            elif isinstance(key, bytes):
-                lua_key = key
-                spend(_STRING_COST + len(key))
-            elif isinstance(key, int) and not isinstance(key, bool) and _INT_MIN <= key <= _INT_MAX:
-                lua_key = key
-            elif isinstance(key, str):
-                lua_key = str(key).encode("utf-8", "surrogateescape")
-                spend(_STRING_COST + len(lua_key))
+                cost += _STRING_COST + len(lua_key)
             else:
-                raise TypeError(f"unsupported dict key {key!r}: keys must be str, bytes or int")
-            fields[lua_key] = convert(element, inner)
-        spend(_TABLE_COST + _HASH_NODE * _pow2(len(fields)))
+                lua_key = self.key(key)
+            kind = type(element)
+            if kind is str:  # the usual field, inline (see array)
+                data = element.encode("utf-8", "surrogateescape")
+                cost += _STRING_COST + len(data)
+                fields[lua_key] = data
+            elif (kind is int and _INT_MIN <= element <= _INT_MAX) or kind is float or kind is bool:
+                fields[lua_key] = element
+            else:
+                if cost:  # what this table holds so far counts before a nested value is built
+                    self.spend(cost)
+                    cost = 0
+                fields[lua_key] = convert(element, inner)
+        self.spend(cost + _TABLE_COST + _HASH_NODE * _pow2(len(fields)))
         self.active.discard(marker)
         return fields  # built by the table_from of the array or root holding it
+
+    def key(self, key: Any) -> bytes | int:
+        """A dict key that is not a str: bytes and Lua-range ints as they are, str subclasses encoded."""
+        if isinstance(key, bytes):
+            self.spend(_STRING_COST + len(key))
+            return key
+        if isinstance(key, int) and not isinstance(key, bool) and _INT_MIN <= key <= _INT_MAX:
+            return key
+        if isinstance(key, str):
+            data = str(key).encode("utf-8", "surrogateescape")
+            self.spend(_STRING_COST + len(data))
+            return data
+        raise TypeError(f"unsupported dict key {key!r}: keys must be str, bytes or int")
 
 
 def _decode(data: bytes) -> str | bytes:
@@ -195,6 +228,18 @@ def _decode(data: bytes) -> str | bytes:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data
+
+
+class _Described(str):
+    """A table key shown as described (``<function>``), not quoted, in a refusal's location."""
+
+
+def _trail_step(key: Any) -> str:
+    if type(key) is _Described:
+        return f"[{key}]"
+    if isinstance(key, str) and key.isidentifier():
+        return f".{key}"
+    return f"[{key!r}]" if isinstance(key, (str, bytes)) else f"[{key}]"
 
 
 _KIND_NAMES = {"function": "a function", "thread": "a coroutine", "userdata": "a userdata value"}
@@ -224,6 +269,9 @@ class Marshal:
         Raises TypeError/ValueError for what is not plain data, ValueTooLarge once the size passes ``budget``
         (call with the runtime's memory limit lifted: see the module docstring).
         """
+        kind = type(value)
+        if value is None or kind is bool or kind is float or (kind is int and _INT_MIN <= value <= _INT_MAX):
+            return value, 0  # the usual scalar results need no conversion object
         table_from = self._lua.table_from
         convert = _ToLua(lambda items: table_from(items, recursive=True), self._null, budget)
         result = convert.run(value)
@@ -232,6 +280,20 @@ class Marshal:
         return result
 
     # -- Lua -> Python -------------------------------------------------------------------------------------------
+
+    def arguments(self, args: tuple[Any, ...], function: str) -> list[PlainData]:
+        """A host function's arguments as plain data (``from_lua`` of each, strict). Names, accounts and numbers
+        are converted here directly; only tables need a walk."""
+        plain: list[PlainData] = []
+        for i, value in enumerate(args, 1):
+            kind = type(value)
+            if kind is bytes and len(value) + _VALUE_COST <= self.max_cost:
+                plain.append(_decode(value))
+            elif value is None or kind is int or kind is float or kind is bool:
+                plain.append(value)
+            else:
+                plain.append(self.from_lua(value, function=function, where=f"argument {i}"))
+        return plain
 
     def from_lua(self, value: Any, *, function: str, where: str = "argument 1", strict: bool = True) -> PlainData:
         """Convert a value lupa handed over into plain data.
@@ -247,6 +309,8 @@ class Marshal:
 class _LuaWalk:
     """One Lua -> Python conversion: remembers tables already converted and the path for error messages."""
 
+    __slots__ = ("describe", "function", "where", "strict", "max_cost", "remaining", "active", "trail")
+
     def __init__(self, describe: Callable[[Any], tuple[int, Any]], function: str, where: str, strict: bool,
                  max_cost: int):
         self.describe = describe
@@ -256,7 +320,7 @@ class _LuaWalk:
         self.max_cost = max_cost
         self.remaining = max_cost
         self.active: set[int] = set()
-        self.trail: list[str] = []
+        self.trail: list[Any] = []  # the keys on the way to the value being converted (shown when it is refused)
 
     def spend(self, cost: int) -> bool:
         self.remaining -= cost
@@ -269,7 +333,7 @@ class _LuaWalk:
     def refuse(self, problem: str, placeholder: str) -> Any:
         if not self.strict:
             return placeholder
-        at = "".join(self.trail)
+        at = "".join(_trail_step(key) for key in self.trail)
         location = f"{self.where} (at {at})" if at else self.where
         raise ArgumentError(self.function, [f"{location}: {problem}"])
 
@@ -314,7 +378,7 @@ class _LuaWalk:
             return self.too_large()
         if kind == _TABLE_KIND_ARRAY:
             result = self.marked_array(items, depth)
-        elif items and all(type(k) is int and 0 < k <= len(items) for k, _ in items):
+        elif items and type(items[0][0]) is int and all(type(k) is int and 0 < k <= len(items) for k, _ in items):
             result = self.sequence(items, depth)
         else:
             result = self.mapping(items, depth)
@@ -323,10 +387,11 @@ class _LuaWalk:
 
     def sequence(self, items: list[tuple[Any, Any]], depth: int) -> LuaArray:
         out = LuaArray([None] * len(items))
+        trail = self.trail
         for key, element in items:
-            self.trail.append(f"[{key}]")
+            trail.append(key)
             out[key - 1] = self.convert(element, depth + 1)
-            self.trail.pop()
+            trail.pop()
         return out
 
     def marked_array(self, items: list[tuple[Any, Any]], depth: int) -> PlainData:
@@ -342,28 +407,32 @@ class _LuaWalk:
         if size > 4 * len(items) + 64:
             return self.refuse(f"an array is too sparse (index {size} with {len(items)} elements)", "<array>")
         out = LuaArray([JSON_NULL] * size)
+        trail = self.trail
         for key, element in items:
-            self.trail.append(f"[{key}]")
+            trail.append(key)
             out[key - 1] = self.convert(element, depth + 1)
-            self.trail.pop()
+            trail.pop()
         return out
 
     def mapping(self, items: list[tuple[Any, Any]], depth: int) -> PlainData:
         out: dict[Any, Any] = {}
+        trail = self.trail
         for key, element in items:
-            if type(key) is bytes:
+            kind = type(key)
+            if kind is bytes:
                 name: Any = _decode(key)
-                self.trail.append(f".{name}" if isinstance(name, str) and name.isidentifier() else f"[{name!r}]")
-            elif type(key) is int:
+            elif kind is int:
                 name = key
-                self.trail.append(f"[{key}]")
             else:
                 described = self.describe_key(key)
                 name = self.refuse(f"unsupported table key {described} (keys must be strings or integers)",
                                    described)
-                self.trail.append(f"[{described}]")
-            out[name] = self.convert(element, depth + 1)
-            self.trail.pop()
+            trail.append(name if kind is bytes or kind is int else _Described(name))
+            if type(element) is bytes:  # the usual field, inline
+                out[name] = _decode(element) if self.spend(_VALUE_COST + len(element)) else self.too_large()
+            else:
+                out[name] = self.convert(element, depth + 1)
+            trail.pop()
         return out
 
     @staticmethod

@@ -182,6 +182,10 @@ class Sandbox:
         self._api_configure = api[b"configure"]
         self._marshal = Marshal(self._lua, api[b"describe"], api[b"mark_arrays"], api[b"null"],
                                 max_cost=_cost_budget(self.memory_limit))
+        # The answers of host calls that return nothing or nil: read-only to the prelude, so one table each serves
+        # every call (most host calls of a script return one of these).
+        self._ok_none = self._lua.table_from({b"ok": True, b"n": 0})
+        self._ok_nil = self._lua.table_from({b"ok": True, b"n": 1})
         self._configure_messages()
         api[b"set_print"](self._host_closure("print", self._print, public=False))
         self.register("sleep", self._lua_sleep)
@@ -411,9 +415,7 @@ class Sandbox:
         if time.monotonic() > self._deadline:
             return self._kill_with(CpuLimitExceeded(self.cpu_limit))
         try:
-            plain = [self._marshal.from_lua(a, function=entry.path, where=f"argument {i}")
-                     for i, a in enumerate(args, 1)]
-            value = entry.fn(*plain)
+            value = entry.fn(*self._marshal.arguments(args, entry.path))
         except CallError as exc:
             return self._error_result(exc)
         except LimitExceeded as exc:
@@ -446,7 +448,11 @@ class Sandbox:
 
     def _pack(self, path: str, value: Any) -> Any:
         # A tuple is several Lua values (() is none); anything else, None included, is exactly one.
+        if value is None:
+            return self._ok_nil
         values = value if type(value) is tuple else (value,)
+        if not values:
+            return self._ok_none
         try:
             converted = self._to_lua(values)
         except ValueTooLarge:

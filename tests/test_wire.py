@@ -107,9 +107,10 @@ def _spec(method: str = "GET", **kw: Any) -> RequestSpec:
     return RequestSpec(operation="replicate.wire_test", method=method, path="/predictions/p1", **kw)
 
 
-def _send_both(server: _Server, method: str, body: bytes | None) -> tuple[dict[str, str], dict[str, str]]:
+def _send_both(server: _Server, method: str, body: bytes | None,
+               extra: tuple[tuple[str, str], ...] = ()) -> tuple[dict[str, str], dict[str, str]]:
     """The headers that arrived from CoreWire and from httpx itself for the same request."""
-    headers = [("Authorization", f"Bearer {TOKEN}"), ("Accept", "application/json"), ("X-Trace", "t1")]
+    headers = [("Authorization", f"Bearer {TOKEN}"), ("Accept", "application/json"), ("X-Trace", "t1"), *extra]
     timeout = httpx.Timeout(5.0)
     for wire in (CoreWire(scheme="http", user_agent=user_agent()), HttpxWire(transport=None, user_agent=user_agent())):
         response = wire.open(method, f"{server.base_url}/predictions/p1?x=1", headers, body, timeout)
@@ -132,6 +133,12 @@ def test_core_wire_sends_what_httpx_sends(server: _Server, method: str, body: by
     assert core["accept"] == "application/json"  # the request's own header replaced the default */*
     assert core["user-agent"] == user_agent()
     assert core["host"] == server.base_url.split("/")[2]
+
+
+def test_a_host_header_of_the_request_is_kept_as_httpx_keeps_it(server: _Server) -> None:
+    core, via_httpx = _send_both(server, "GET", None, (("Host", "api.example"),))
+    assert core == via_httpx
+    assert core["host"] == "api.example"
 
 
 def test_gzip_and_deflate_bodies_arrive_decoded(server: _Server) -> None:

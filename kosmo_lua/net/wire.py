@@ -98,12 +98,15 @@ class CoreWire:
         merged = dict(self._defaults)
         for name, value in headers:  # the request's own headers replace the defaults of the same name
             merged[name.lower()] = (name, value)
-        lines = [(b"Host", netloc.encode("ascii"))]
+        # Host and Content-Length as httpx adds them, unless the request names them itself.
+        lines = [] if "host" in merged else [(b"Host", netloc.encode("ascii"))]
         try:
             lines += [(name.encode("ascii"), value.encode("ascii")) for name, value in merged.values()]
         except UnicodeEncodeError:
             raise httpx.LocalProtocolError("a request header is not ASCII text") from None
-        if body is not None:
+        if "content-length" in merged or "transfer-encoding" in merged:
+            pass
+        elif body is not None:
             lines.append((b"Content-Length", str(len(body)).encode("ascii")))
         elif method in _WITH_EMPTY_BODY:
             lines.append((b"Content-Length", b"0"))

@@ -122,7 +122,12 @@ def _send_both(server: _Server, method: str, body: bytes | None,
     core, via_httpx = server.seen[-2], server.seen[-1]
     assert core[:2] == via_httpx[:2] == (method, "/v1/predictions/p1?x=1")
     assert core[3] == via_httpx[3] == (body or b"")
-    return dict(core[2]), dict(via_httpx[2])
+    core_headers, httpx_headers = dict(core[2]), dict(via_httpx[2])
+    # httpx also offers br / zstd when their optional packages are installed; CoreWire decodes gzip and deflate.
+    assert core_headers["accept-encoding"] == "gzip, deflate"
+    assert httpx_headers["accept-encoding"].startswith("gzip, deflate")
+    httpx_headers["accept-encoding"] = core_headers["accept-encoding"]
+    return core_headers, httpx_headers
 
 
 @pytest.mark.parametrize(("method", "body"), [("GET", None), ("POST", b'{"a":1}'), ("POST", None),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import httpx
@@ -104,11 +104,10 @@ class CoreWire:
             lines += [(name.encode("ascii"), value.encode("ascii")) for name, value in merged.values()]
         except UnicodeEncodeError:
             raise httpx.LocalProtocolError("a request header is not ASCII text") from None
-        if "content-length" in merged or "transfer-encoding" in merged:
-            pass
-        elif body is not None:
+        framed = "content-length" in merged or "transfer-encoding" in merged
+        if not framed and body is not None:
             lines.append((b"Content-Length", str(len(body)).encode("ascii")))
-        elif method in _WITH_EMPTY_BODY:
+        elif not framed and method in _WITH_EMPTY_BODY:
             lines.append((b"Content-Length", b"0"))
         request = httpcore.Request(method.encode("ascii"),
                                    httpcore.URL(scheme=scheme, host=host, port=port, target=target),
@@ -140,7 +139,7 @@ class CoreWire:
 
 
 def open_wire(base_url: str, *, transport: httpx.BaseTransport | None, user_agent: str,
-              environ: dict[str, str] | None = None) -> CoreWire | HttpxWire:
+              environ: Mapping[str, str] | None = None) -> CoreWire | HttpxWire:
     """The wire for an account whose requests go to ``base_url`` (pagination links stay on its origin)."""
     env = os.environ if environ is None else environ
     parts = urlsplit(base_url)

@@ -369,8 +369,10 @@ _PLANS: dict[int, _Plan] = {}
 
 
 def _plan(op: Operation) -> _Plan:
+    # Keyed by identity (an Operation holds dicts, so it is not hashable); a plan keeps its operation alive, so the
+    # id cannot pass to another one while the plan is here.
     plan = _PLANS.get(id(op))
-    if plan is None or plan.op is not op:  # an id can be reused once an operation is gone
+    if plan is None:
         plan = _PLANS[id(op)] = _Plan(op)
     return plan
 
